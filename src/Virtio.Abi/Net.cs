@@ -65,7 +65,7 @@ public static class NetFeatures
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public struct VirtioNetConfig
 {
-    /// <summary>sizeof(struct virtio_net_config) up to and including duplex (Linux vdpa core reads this much).</summary>
+    /// <summary>sizeof(struct virtio_net_config) in the Linux uapi: through supported_hash_types (24 bytes).</summary>
     public const int Size = 24;
     /// <summary>Offset of mac[6].</summary>
     public const int MacOffset = 0;

@@ -32,8 +32,21 @@ public sealed class DmaSpace : IDisposable
         ArgumentNullException.ThrowIfNull(memory);
         _memory = memory;
         Iotlb = iotlb ?? new Iotlb();
-        _current = Build(_memory, Iotlb);
-        Iotlb.Changed += Rebuild;
+        // Subscribe before the first build, under the lock: an IOTLB change racing with construction then either
+        // shows in this build or triggers a Rebuild that waits for the lock; subscribing afterwards could lose it.
+        lock (_lock)
+        {
+            Iotlb.Changed += Rebuild;
+            try
+            {
+                _current = Build(_memory, Iotlb);
+            }
+            catch
+            {
+                Iotlb.Changed -= Rebuild;
+                throw;
+            }
+        }
     }
 
     /// <summary>The translation table; changes take effect for leases acquired afterwards.</summary>

@@ -57,10 +57,11 @@ public sealed class Iotlb
     /// <summary>A consistent copy of the current state.</summary>
     public (bool PassThrough, IotlbEntry[] Entries) Snapshot()
     {
-        lock (_lock) return (_passThrough, _entries);
+        // A copy: the live array is shared copy-on-write state, and callers may write into what they get.
+        lock (_lock) return (_passThrough, _entries.Length == 0 ? [] : (IotlbEntry[])_entries.Clone());
     }
 
-    /// <summary>Replaces every mapping at once (set_map). Returns Invalid when entries overlap or are empty ranges, Overlap never, NoSpace above the limit.</summary>
+    /// <summary>Replaces every mapping at once (set_map). Returns Invalid when entries overlap, are empty ranges, have no permission or a wrapping target, Overlap never, NoSpace above the limit.</summary>
     public IotlbResult SetMap(IEnumerable<IotlbEntry> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);
@@ -68,7 +69,10 @@ public sealed class Iotlb
         if (MaxEntries != 0 && sorted.Length > MaxEntries) return IotlbResult.NoSpace;
         for (int i = 0; i < sorted.Length; i++)
         {
-            if (sorted[i].Last.Value < sorted[i].First.Value || sorted[i].Permission == AccessPermission.None) return IotlbResult.Invalid;
+            var e = sorted[i];
+            if (e.Last.Value < e.First.Value || e.Permission == AccessPermission.None) return IotlbResult.Invalid;
+            // The target range must not wrap either (IotlbEntry.TryCreate's rule; entries can also be built directly).
+            if (e.Target.Value + (e.Last.Value - e.First.Value) < e.Target.Value) return IotlbResult.Invalid;
             if (i > 0 && sorted[i].First.Value <= sorted[i - 1].Last.Value) return IotlbResult.Invalid;
         }
         lock (_lock)
@@ -87,11 +91,12 @@ public sealed class Iotlb
         lock (_lock)
         {
             var current = _passThrough ? [] : _entries;
-            if (MaxEntries != 0 && current.Length >= MaxEntries) return IotlbResult.NoSpace;
             int at = 0;
             while (at < current.Length && current[at].First.Value < entry.First.Value) at++;
+            // Overlap is checked before the limit: vhost_vdpa_map reports EEXIST before the IOTLB's ENOSPC.
             if (at > 0 && current[at - 1].Last.Value >= entry.First.Value) return IotlbResult.Overlap;
             if (at < current.Length && current[at].First.Value <= entry.Last.Value) return IotlbResult.Overlap;
+            if (MaxEntries != 0 && current.Length >= MaxEntries) return IotlbResult.NoSpace;
             var next = new IotlbEntry[current.Length + 1];
             Array.Copy(current, next, at);
             next[at] = entry;

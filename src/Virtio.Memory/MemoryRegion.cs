@@ -46,18 +46,32 @@ public sealed class MemoryRegion : IDisposable
 
     /// <summary>Allocates private anonymous memory (lazily committed).</summary>
     public static MemoryRegion Anonymous(GuestAddress start, long size)
-        => new(start, size, MemoryMapping.Anonymous(size), null, 0, true);
+    {
+        var map = MemoryMapping.Anonymous(size);
+        try
+        {
+            return new MemoryRegion(start, size, map, null, 0, true);
+        }
+        catch
+        {
+            map.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Allocates shareable memory backed by a new memfd, so the same pages can be mapped again or passed to another process.</summary>
     public static MemoryRegion Shared(GuestAddress start, long size, string name = "uvdpa-guest")
     {
         var fd = MemFd.Create(name, size);
+        MemoryMapping? map = null;
         try
         {
-            return new MemoryRegion(start, size, MemoryMapping.Shared(fd, 0, size), fd, 0, true);
+            map = MemoryMapping.Shared(fd, 0, size);
+            return new MemoryRegion(start, size, map, fd, 0, true);
         }
         catch
         {
+            map?.Dispose();
             fd.Dispose();
             throw;
         }
@@ -67,7 +81,16 @@ public sealed class MemoryRegion : IDisposable
     public static MemoryRegion FromDescriptor(GuestAddress start, FileDescriptor fd, long offset, long size, bool writable = true, FrontendAddress? frontendStart = null)
     {
         ArgumentNullException.ThrowIfNull(fd);
-        var map = MemoryMapping.Shared(fd, offset, size, writable);
+        MemoryMapping map;
+        try
+        {
+            map = MemoryMapping.Shared(fd, offset, size, writable);
+        }
+        catch
+        {
+            fd.Dispose(); // ownership was transferred
+            throw;
+        }
         try
         {
             return new MemoryRegion(start, size, map, fd, offset, writable) { FrontendStart = frontendStart };
@@ -75,6 +98,7 @@ public sealed class MemoryRegion : IDisposable
         catch
         {
             map.Dispose();
+            fd.Dispose();
             throw;
         }
     }

@@ -1,16 +1,20 @@
-using Microsoft.Win32.SafeHandles;
+using System.Runtime.InteropServices;
 using Uvdpa.Virtio.Platform.Linux.Interop;
 
 namespace Uvdpa.Virtio.Platform.Linux;
 
 /// <summary>An owned Linux file descriptor, closed when released.</summary>
-public sealed class FileDescriptor : SafeHandleZeroOrMinusOneIsInvalid
+public sealed class FileDescriptor : SafeHandle
 {
     /// <summary>Takes ownership of <paramref name="fd"/>.</summary>
-    public FileDescriptor(int fd) : base(ownsHandle: true) => SetHandle(fd);
+    public FileDescriptor(int fd) : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(fd);
 
     /// <summary>The raw descriptor number (valid while this object is alive and not disposed).</summary>
     public int Value => (int)handle;
+
+    /// <inheritdoc />
+    // 0 is a valid descriptor on Linux (e.g. when stdin was closed), so only negative values are invalid.
+    public override bool IsInvalid => (int)handle < 0;
 
     /// <summary>Duplicates the descriptor (dup(2)).</summary>
     public FileDescriptor Duplicate()
