@@ -1,0 +1,83 @@
+using Uvdpa.Virtio.Abi;
+using Uvdpa.Virtio.Memory;
+using Uvdpa.Virtio.Queues.Tests.Infrastructure;
+using static Uvdpa.Virtio.Abi.VirtqDescFlags;
+using static Uvdpa.Virtio.Queues.Tests.Infrastructure.HostileFixture;
+
+namespace Uvdpa.Virtio.Queues.Tests;
+
+/// <summary>ChainReader / ChainWriter over multi-segment chains.</summary>
+public sealed class ChainCursorTests
+{
+    private static HostileFixture PopThreeByThree()
+    {
+        var f = new HostileFixture();
+        // Readable: 3 + 0 + 5 bytes; writable: 4 + 6 bytes.
+        f.Desc(0, Buffers, 3, Next, 1);
+        f.Desc(1, Buffers + 100, 0, Next, 2);
+        f.Desc(2, Buffers + 200, 5, Next, 3);
+        f.Desc(3, Buffers + 300, 4, Write | Next, 4);
+        f.Desc(4, Buffers + 400, 6, Write);
+        Assert.True(f.View.TryWrite(new Iova(Buffers), [1, 2, 3]));
+        Assert.True(f.View.TryWrite(new Iova(Buffers + 200), [4, 5, 6, 7, 8]));
+        f.Publish(0);
+        Assert.Equal(PopStatus.Chain, f.Pop());
+        return f;
+    }
+
+    [Fact]
+    public void Reader_ReadsAcrossSegments()
+    {
+        using var f = PopThreeByThree();
+        Assert.Equal(5, f.Chain.Count);
+        Assert.Equal(3, f.Chain.ReadableCount);
+        Assert.Equal(2, f.Chain.WritableSegments.Length);
+        var r = f.Chain.CreateReader();
+        Assert.Equal(8UL, r.Remaining);
+        Span<byte> buf = stackalloc byte[4];
+        Assert.Equal(4, r.Read(f.View, buf));
+        Assert.Equal([1, 2, 3, 4], buf.ToArray());
+        Assert.True(r.Skip(1));
+        Assert.False(r.Skip(5));
+        Assert.Equal(3UL, r.Remaining);
+        Assert.Equal(3, r.Read(f.View, buf));
+        Assert.Equal([6, 7, 8], buf[..3].ToArray());
+        Assert.Equal(0, r.Read(f.View, buf));
+        Assert.Equal(0, default(ChainReader).Read(f.View, buf));
+    }
+
+    [Fact]
+    public void Writer_WritesSkipsAndFillsAcrossSegments()
+    {
+        using var f = PopThreeByThree();
+        var w = f.Chain.CreateWriter();
+        Assert.Equal(10UL, w.Remaining);
+        Assert.Equal(3, w.Write(f.View, [9, 9, 9]));
+        Assert.True(w.Skip(2));
+        Assert.True(w.Fill(f.View, 3, 0x77));
+        Assert.False(w.Fill(f.View, 3, 0x77));
+        Assert.Equal(2, w.Write(f.View, [1, 2, 3, 4]));
+        Assert.Equal(10UL, w.Written);
+        Assert.Equal(0UL, w.Remaining);
+        var a = new byte[4]; var b = new byte[6];
+        Assert.True(f.View.TryRead(new Iova(Buffers + 300), a));
+        Assert.True(f.View.TryRead(new Iova(Buffers + 400), b));
+        Assert.Equal(new byte[] { 9, 9, 9, 0 }, a);
+        Assert.Equal(new byte[] { 0, 0x77, 0x77, 0x77, 1, 2 }, b);
+    }
+
+    [Fact]
+    public void Writer_ReportsMemoryFaultAfterMappingChange()
+    {
+        using var f = new HostileFixture();
+        f.Desc(0, Buffers, 8, Write);
+        f.Publish(0);
+        Assert.Equal(PopStatus.Chain, f.Pop());
+        var w = f.Chain.CreateWriter();
+        // A view in which the buffer is unmapped (e.g. the IOTLB changed after the pop): -1, no exception.
+        using var other = TestSpace.Single(0x7000_0000, 4096);
+        Assert.Equal(-1, w.Write(other.View, [1, 2, 3]));
+        var r = f.Chain.CreateReader();
+        Assert.Equal(0, r.Read(other.View, new byte[4]));
+    }
+}
