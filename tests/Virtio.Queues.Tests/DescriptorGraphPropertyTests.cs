@@ -88,7 +88,7 @@ public sealed class DescriptorGraphPropertyTests : IDisposable
     [Fact]
     public void GeneratedGraphs_NeverThrow_StayInBounds_AndMatchTheReferenceWalker()
     {
-        GenScenario.Sample(Check, iter: 4000, threads: 1);
+        GenScenario.Sample(Check, iter: 20000, threads: 1);
         // The generator must reach every outcome, or the property proves little.
         Assert.True(_outcomes[(int)QueueError.None] > 100, "too few valid chains");
         foreach (var e in Enum.GetValues<QueueError>())
