@@ -4,7 +4,7 @@ using Uvdpa.Vdpa.VirtioDriver;
 namespace Uvdpa.Benchmarks;
 
 /// <summary>4 KiB random reads or writes on the memory-backed vdpasim_blk at queue depth 1 or 32. One operation = one request.</summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn, MaxColumn]
 public class BlkRandom
 {
     private const int Requests = 4096;

@@ -7,7 +7,7 @@ namespace Uvdpa.Benchmarks;
 /// Frames through vdpasim_net's loopback with our virtio driver: a burst of <see cref="Burst"/> frames is queued,
 /// published with one kick, and all of them are received back. One operation = one frame round trip.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn, MaxColumn]
 public class NetLoopback
 {
     public const int Burst = 64;
