@@ -25,8 +25,6 @@ public sealed class VirtioBlkDevice
         VirtioFeatures.Bit(BlkFeatures.Ro) | VirtioFeatures.Bit(BlkFeatures.BlkSize) | VirtioFeatures.Bit(BlkFeatures.Flush) |
         VirtioFeatures.Bit(BlkFeatures.Topology) | VirtioFeatures.Bit(BlkFeatures.Discard) | VirtioFeatures.Bit(BlkFeatures.WriteZeroes);
 
-    /// <summary>Default requests in flight when the bind options do not say.</summary>
-    internal const int DefaultQueueDepth = 32;
 
     private const int SectorSize = VirtioBlkConfig.SectorSize;
     private const int MetaBytes = 64; // out header (16) + discard/write-zeroes range (16) + status (1), per slot
@@ -127,7 +125,8 @@ public sealed class VirtioBlkDevice
     /// <summary>Arena bytes this driver may need, knowing only the queue limit and the options.</summary>
     internal static long EstimateDmaBytes(int queueSize, VirtioDriverOptions options)
     {
-        int depth = options.QueueDepth > 0 ? Math.Min(options.QueueDepth, queueSize) : Math.Min(DefaultQueueDepth, queueSize);
+        // Upper bound of the probe's rule below (indirect is not known before negotiation).
+        int depth = options.QueueDepth > 0 ? Math.Min(options.QueueDepth, queueSize) : queueSize;
         int indirect = Math.Min(queueSize, 2 + MaxSegmentsCap);
         long stride = DmaArena.AlignUp(Math.Max(options.MaxRequestBytes, BlkId.Bytes), 4096);
         return VirtioDevice.RingBytesUpperBound(queueSize, indirect) + (long)depth * MetaBytes + 4096 + depth * stride + 4096;
@@ -185,7 +184,7 @@ public sealed class VirtioBlkDevice
             throw new VdpaException(Errno.EINVAL, detail: $"virtio_blk: {dev.Name}: seg_max {segMax} × size_max {sizeMax} is below one block");
 
         // virtblk: queue depth defaults to the ring (half of it without indirect descriptors).
-        int depth = options.QueueDepth > 0 ? options.QueueDepth : Math.Min(DefaultQueueDepth, indirect ? vq.Size : Math.Max(1, vq.Size / 2));
+        int depth = options.QueueDepth > 0 ? options.QueueDepth : indirect ? vq.Size : Math.Max(1, vq.Size / 2);
         depth = Math.Min(depth, vq.Size);
         var g = new BlkGeometry(capacity, blkSize, sizeMax, segMax, maxDiscard, maxWz, wzUnmap);
         blk = new VirtioBlkDevice(dev, vq, g, depth, (int)perRequest, segs);
