@@ -71,17 +71,7 @@ public sealed class VdpaSimBlkManagementDevice : VdpaManagementDevice
         }
 
         var ops = new VdpaSimBlkDevice(name, features, backend, owns, _options);
-        var device = new VdpaDevice(name, ops, VdpaSimBlkDevice.VqNum, this);
-        try
-        {
-            bus.RegisterDevice(device);
-        }
-        catch
-        {
-            ops.Free();
-            throw;
-        }
-        return device;
+        return SimDeviceRegistration.Register(bus, this, name, ops, VdpaSimBlkDevice.VqNum);
     }
 
     /// <inheritdoc />

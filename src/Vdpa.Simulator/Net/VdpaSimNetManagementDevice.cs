@@ -62,17 +62,7 @@ public sealed class VdpaSimNetManagementDevice : VdpaManagementDevice
         ushort mtu = config.Has(VdpaConfigAttr.NetMtu) ? config.Mtu : DefaultMtu;
 
         var ops = new VdpaSimNetDevice(name, features, mac, mtu, _options);
-        var device = new VdpaDevice(name, ops, VdpaSimNetDevice.VqNum, this);
-        try
-        {
-            bus.RegisterDevice(device);
-        }
-        catch
-        {
-            ops.Free();
-            throw;
-        }
-        return device;
+        return SimDeviceRegistration.Register(bus, this, name, ops, VdpaSimNetDevice.VqNum);
     }
 
     /// <inheritdoc />
