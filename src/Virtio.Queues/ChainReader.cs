@@ -8,21 +8,12 @@ namespace Uvdpa.Virtio.Queues;
 /// </summary>
 public struct ChainReader
 {
-    private readonly DescriptorChain? _chain;
-    private int _index;     // current segment
-    private uint _offset;   // bytes consumed in the current segment
-    private ulong _remaining;
+    private SegmentCursor _cursor;
 
-    internal ChainReader(DescriptorChain chain)
-    {
-        _chain = chain;
-        _index = 0;
-        _offset = 0;
-        _remaining = chain.ReadableLength;
-    }
+    internal ChainReader(DescriptorChain chain) => _cursor = new SegmentCursor(chain, 0, chain.ReadableLength);
 
     /// <summary>Readable bytes not yet consumed.</summary>
-    public readonly ulong Remaining => _remaining;
+    public readonly ulong Remaining => _cursor.Remaining;
 
     /// <summary>
     /// Copies up to <paramref name="destination"/>.Length bytes and advances. Returns the number of bytes read (less
@@ -33,40 +24,17 @@ public struct ChainReader
     {
         ArgumentNullException.ThrowIfNull(memory);
         int total = 0;
-        while (destination.Length > 0 && _remaining > 0)
+        while (destination.Length > 0 && _cursor.Remaining > 0)
         {
-            var seg = _chain!.SegmentAt(_index);
-            uint left = seg.Length - _offset;
-            if (left == 0) { _index++; _offset = 0; continue; }
-            int n = left >= (uint)destination.Length ? destination.Length : (int)left;
-            // Address + length was checked not to wrap when the chain was popped.
-            if (!memory.TryRead(new Iova(seg.Address.Value + _offset), destination[..n])) return -1;
-            Advance(n);
-            destination = destination[n..];
-            total += n;
+            uint n = _cursor.Next((ulong)destination.Length, out var address);
+            if (!memory.TryRead(address, destination[..(int)n])) return -1;
+            _cursor.Advance(n);
+            destination = destination[(int)n..];
+            total += (int)n;
         }
         return total;
     }
 
     /// <summary>Skips <paramref name="count"/> bytes; false (and no movement) when fewer remain.</summary>
-    public bool Skip(ulong count)
-    {
-        if (count > _remaining) return false;
-        while (count > 0)
-        {
-            var seg = _chain!.SegmentAt(_index);
-            uint left = seg.Length - _offset;
-            if (left == 0) { _index++; _offset = 0; continue; }
-            uint n = left >= count ? (uint)count : left;
-            Advance(n);
-            count -= n;
-        }
-        return true;
-    }
-
-    private void Advance(long n)
-    {
-        _offset += (uint)n;
-        _remaining -= (ulong)n;
-    }
+    public bool Skip(ulong count) => _cursor.Skip(count);
 }

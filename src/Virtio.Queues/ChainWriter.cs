@@ -8,26 +8,20 @@ namespace Uvdpa.Virtio.Queues;
 /// </summary>
 public struct ChainWriter
 {
-    private readonly DescriptorChain? _chain;
-    private int _index;
-    private uint _offset;
-    private ulong _remaining;
-    private ulong _written;
+    private SegmentCursor _cursor;
+    private readonly ulong _length;
 
     internal ChainWriter(DescriptorChain chain)
     {
-        _chain = chain;
-        _index = chain.ReadableCount;
-        _offset = 0;
-        _remaining = chain.WritableLength;
-        _written = 0;
+        _length = chain.WritableLength;
+        _cursor = new SegmentCursor(chain, chain.ReadableCount, _length);
     }
 
     /// <summary>Writable bytes left.</summary>
-    public readonly ulong Remaining => _remaining;
+    public readonly ulong Remaining => _cursor.Remaining;
 
     /// <summary>Bytes the cursor has advanced over (written, filled or skipped).</summary>
-    public readonly ulong Written => _written;
+    public readonly ulong Written => _length - _cursor.Remaining;
 
     /// <summary>
     /// Copies <paramref name="source"/> into the chain and advances. Returns the bytes written (less than the span when
@@ -37,58 +31,32 @@ public struct ChainWriter
     {
         ArgumentNullException.ThrowIfNull(memory);
         int total = 0;
-        while (source.Length > 0 && _remaining > 0)
+        while (source.Length > 0 && _cursor.Remaining > 0)
         {
-            var seg = _chain!.SegmentAt(_index);
-            uint left = seg.Length - _offset;
-            if (left == 0) { _index++; _offset = 0; continue; }
-            int n = left >= (uint)source.Length ? source.Length : (int)left;
-            if (!memory.TryWrite(new Iova(seg.Address.Value + _offset), source[..n])) return -1;
-            Advance(n);
-            source = source[n..];
-            total += n;
+            uint n = _cursor.Next((ulong)source.Length, out var address);
+            if (!memory.TryWrite(address, source[..(int)n])) return -1;
+            _cursor.Advance(n);
+            source = source[(int)n..];
+            total += (int)n;
         }
         return total;
     }
 
     /// <summary>Skips <paramref name="count"/> bytes (leaving them as they are); false and no movement when fewer remain.</summary>
-    public bool Skip(ulong count)
-    {
-        if (count > _remaining) return false;
-        while (count > 0)
-        {
-            var seg = _chain!.SegmentAt(_index);
-            uint left = seg.Length - _offset;
-            if (left == 0) { _index++; _offset = 0; continue; }
-            uint n = left >= count ? (uint)count : left;
-            Advance(n);
-            count -= n;
-        }
-        return true;
-    }
+    public bool Skip(ulong count) => _cursor.Skip(count);
 
     /// <summary>Writes <paramref name="count"/> copies of <paramref name="value"/>; false when fewer bytes remain (no movement) or on a memory fault.</summary>
     public bool Fill(DmaView memory, ulong count, byte value)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        if (count > _remaining) return false;
+        if (count > _cursor.Remaining) return false;
         while (count > 0)
         {
-            var seg = _chain!.SegmentAt(_index);
-            uint left = seg.Length - _offset;
-            if (left == 0) { _index++; _offset = 0; continue; }
-            uint n = left >= count ? (uint)count : left;
-            if (!memory.TryFill(new Iova(seg.Address.Value + _offset), n, value)) return false;
-            Advance(n);
+            uint n = _cursor.Next(count, out var address);
+            if (!memory.TryFill(address, n, value)) return false;
+            _cursor.Advance(n);
             count -= n;
         }
         return true;
-    }
-
-    private void Advance(long n)
-    {
-        _offset += (uint)n;
-        _remaining -= (ulong)n;
-        _written += (ulong)n;
     }
 }
