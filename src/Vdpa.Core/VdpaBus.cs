@@ -14,6 +14,9 @@ public sealed class VdpaBus
     private readonly List<VdpaDevice> _devices = [];
     private readonly SortedSet<int> _freeIndices = [];
     private int _nextIndex;
+    private string? _pendingName;           // AddDevice in progress: binding choices for RegisterDevice
+    private string? _pendingOverride;
+    private BindOptions? _pendingOptions;
 
     /// <summary>Raised after a device was bound (argument: device).</summary>
     public event Action<VdpaDevice>? DeviceBound;
@@ -122,6 +125,11 @@ public sealed class VdpaBus
         {
             if (_devices.Any(d => d.Name == device.Name)) throw new VdpaException(Errno.EEXIST);
             if (device.IsRegistered) throw new VdpaException(Errno.EINVAL, detail: "device is already registered");
+            if (device.Name == _pendingName)
+            {
+                device.DriverOverride = _pendingOverride;
+                if (_pendingOptions is not null) device.BindOptions = _pendingOptions;
+            }
             device.Index = AllocateIndex();
             device.IsRegistered = true;
             _devices.Add(device);
@@ -157,12 +165,32 @@ public sealed class VdpaBus
         return false;
     }
 
-    /// <summary>vdpa_nl_cmd_dev_add's last step: asks the management device to create and register the device.</summary>
-    public VdpaDevice AddDevice(VdpaManagementDevice managementDevice, string name, DeviceConfigRequest config)
+    /// <summary>
+    /// vdpa_nl_cmd_dev_add's last step: asks the management device to create and register the device. A
+    /// <paramref name="driverOverride"/> and <paramref name="bindOptions"/> given here apply before the first probe
+    /// (uvdpa: choose the bus driver at creation), so the device never passes through the default driver.
+    /// </summary>
+    public VdpaDevice AddDevice(VdpaManagementDevice managementDevice, string name, DeviceConfigRequest config,
+        string? driverOverride = null, BindOptions? bindOptions = null)
     {
         ArgumentNullException.ThrowIfNull(managementDevice);
         ArgumentNullException.ThrowIfNull(config);
-        lock (_lock) return managementDevice.AddDevice(this, name, config);
+        lock (_lock)
+        {
+            _pendingName = name;
+            _pendingOverride = string.IsNullOrEmpty(driverOverride) ? null : driverOverride;
+            _pendingOptions = bindOptions;
+            try
+            {
+                return managementDevice.AddDevice(this, name, config);
+            }
+            finally
+            {
+                _pendingName = null;
+                _pendingOverride = null;
+                _pendingOptions = null;
+            }
+        }
     }
 
     /// <summary>Deletes a user-created device: ENODEV "vdpa: device not found"; EINVAL for unmanaged devices.</summary>
@@ -213,6 +241,7 @@ public sealed class VdpaBus
             if (dev.Driver is not null) throw new VdpaException(Errno.EBUSY, detail: $"{dev.Name} is bound to {dev.Driver.Name}");
             if (!Matches(drv, dev)) throw new VdpaException(Errno.ENODEV, detail: $"driver_override of {dev.Name} is {dev.DriverOverride}");
             var error = TryProbeUnsynchronized(drv, dev);
+            dev.LastProbeError = error;
             if (error is not null) throw error;
         }
     }
@@ -242,6 +271,7 @@ public sealed class VdpaBus
             if (dev.Driver is not null) UnbindUnsynchronized(dev);
             if (driverName is null) { ProbeUnsynchronized(dev); return; }
             var error = TryProbeUnsynchronized(_drivers.First(d => d.Name == driverName), dev);
+            dev.LastProbeError = error;
             if (error is not null) throw error;
         }
     }
@@ -257,7 +287,9 @@ public sealed class VdpaBus
         foreach (var drv in _drivers)
         {
             if (!Matches(drv, device)) continue;
-            if (TryProbeUnsynchronized(drv, device) is null) return;
+            var error = TryProbeUnsynchronized(drv, device);
+            device.LastProbeError = error;
+            if (error is null) return;
         }
     }
 

@@ -56,6 +56,9 @@ public sealed class VdpaDevice
     /// <summary>Options the driver was (or will be) bound with.</summary>
     public BindOptions BindOptions { get; internal set; } = BindOptions.Empty;
 
+    /// <summary>Why the last probe by a matching driver failed (null after a successful bind or when none was tried).</summary>
+    public VdpaException? LastProbeError { get; internal set; }
+
     /// <summary>True between set_features and the next reset (vdpa_device.features_valid).</summary>
     public bool FeaturesValid { get; private set; }
 

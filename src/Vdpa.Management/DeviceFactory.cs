@@ -25,17 +25,7 @@ public static class DeviceFactory
             if (!bus.TryFindManagementDevice(definition.ManagementBusName, definition.ManagementDeviceName, out var mgmt))
                 throw new VdpaException(Errno.ENODEV, "vdpa: Fail to find the specified management device");
             if (string.IsNullOrEmpty(definition.Name)) throw new VdpaException(Errno.EINVAL, detail: "empty device name");
-            var config = ToRequest(definition);
-            var device = bus.AddDevice(mgmt, definition.Name, config);
-            try
-            {
-                ApplyDriver(bus, device, definition.Driver, definition.DriverOptions, rebindAlways: false);
-            }
-            catch
-            {
-                bus.DeleteDevice(definition.Name);
-                throw;
-            }
+            var device = Add(bus, mgmt, definition, ToRequest(definition));
             Remember(device, definition);
             return device;
         });
@@ -59,12 +49,21 @@ public static class DeviceFactory
         };
     }
 
-    /// <summary>driver_override + bind options, then unbind and probe (bus.Rebind) when anything differs from the default.</summary>
-    internal static void ApplyDriver(VdpaBus bus, VdpaDevice device, string? driver, IReadOnlyDictionary<string, string> options, bool rebindAlways)
+    /// <summary>
+    /// Adds the device with the definition's driver choice and bind options applied before the first probe. When a
+    /// driver was chosen and did not take the device, the device is deleted again and the probe's error thrown.
+    /// </summary>
+    internal static VdpaDevice Add(VdpaBus bus, VdpaManagementDevice mgmt, DeviceDefinition definition, DeviceConfigRequest config)
     {
-        bool hasOptions = options.Count > 0;
-        if (!rebindAlways && driver is null && !hasOptions) return;
-        bus.Rebind(device.Name, string.IsNullOrEmpty(driver) ? null : driver, new BindOptions(options));
+        var options = definition.DriverOptions.Count > 0 ? new BindOptions(definition.DriverOptions) : null;
+        var device = bus.AddDevice(mgmt, definition.Name, config, definition.Driver, options);
+        if (definition.Driver is not null && device.Driver?.Name != definition.Driver)
+        {
+            var error = device.LastProbeError ?? new VdpaException(Errno.ENODEV, detail: $"driver {definition.Driver} did not take {definition.Name}");
+            bus.DeleteDevice(definition.Name);
+            throw error;
+        }
+        return device;
     }
 
     internal static void Remember(VdpaDevice device, DeviceDefinition definition) => Definitions.AddOrUpdate(device, definition);

@@ -218,16 +218,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
             }
             try
             {
-                var device = _bus.AddDevice(mgmt, definition.Name, config);
-                try
-                {
-                    DeviceFactory.ApplyDriver(_bus, device, definition.Driver, definition.DriverOptions, rebindAlways: false);
-                }
-                catch (VdpaException)
-                {
-                    _bus.DeleteDevice(definition.Name);
-                    throw;
-                }
+                var device = DeviceFactory.Add(_bus, mgmt, definition, config);
                 DeviceFactory.Remember(device, definition);
             }
             catch (VdpaException e)

@@ -205,4 +205,32 @@ public class BindingTests
         Assert.Equal(0b110UL, m.SupportedClasses);
         Assert.Equal("pci/x", new FakeManagementDevice("x", "pci").Handle);
     }
+
+    [Fact]
+    public void ADriverChosenAtCreationBindsFirstWithItsOptions()
+    {
+        var (bus, mgmt) = NewBus();
+        var virtio = new FakeDriver("virtio_vdpa");
+        var vhost = new FakeDriver("vhost_vdpa");
+        bus.RegisterDriver(virtio);
+        bus.RegisterDriver(vhost);
+        var dev = bus.AddDevice(mgmt, "a", new DeviceConfigRequest(), "vhost_vdpa", new BindOptions([new("dir", "/x")]));
+        Assert.Same(vhost, dev.Driver);
+        Assert.Empty(virtio.Log); // never passed through the default driver
+        Assert.Equal(["probe a dir=/x"], vhost.Log);
+        Assert.Equal("vhost_vdpa", dev.DriverOverride);
+        var plain = bus.AddDevice(mgmt, "b", new DeviceConfigRequest());
+        Assert.Same(virtio, plain.Driver);
+        Assert.Null(plain.DriverOverride);
+    }
+
+    [Fact]
+    public void AFailedProbeIsRecordedOnTheDevice()
+    {
+        var (bus, mgmt) = NewBus();
+        bus.RegisterDriver(new FakeDriver("picky", _ => false));
+        var dev = bus.AddDevice(mgmt, "a", new DeviceConfigRequest(), "picky");
+        Assert.Null(dev.Driver);
+        Assert.Equal(Errno.ENODEV, dev.LastProbeError?.Errno);
+    }
 }
