@@ -1,0 +1,47 @@
+using Uvdpa.Vdpa.Core;
+using Uvdpa.Vdpa.Simulator;
+using Uvdpa.Vdpa.VirtioDriver;
+
+namespace Uvdpa.Vdpa.Daemon;
+
+/// <summary>
+/// The "modules" vdpad can load: management devices (parents) and bus drivers, by the kernel's names. Which are
+/// registered, and in which order, is configuration (Kconfig and module load order in the kernel).
+/// </summary>
+internal static class BusModules
+{
+    /// <summary>Registered when nothing is configured: both simulators.</summary>
+    public static readonly IReadOnlyList<string> DefaultManagementDevices = [VdpaSimNetManagementDevice.DeviceName, VdpaSimBlkManagementDevice.DeviceName];
+
+    /// <summary>Registered when nothing is configured.</summary>
+    public static readonly IReadOnlyList<string> DefaultDrivers = [VirtioVdpaDriver.DriverName];
+
+    private static readonly Dictionary<string, Func<DaemonOptions, VdpaManagementDevice>> s_managementDevices = new(StringComparer.Ordinal)
+    {
+        [VdpaSimNetManagementDevice.DeviceName] = o => new VdpaSimNetManagementDevice(o.Simulator),
+        [VdpaSimBlkManagementDevice.DeviceName] = o => new VdpaSimBlkManagementDevice(o.Simulator),
+    };
+
+    private static readonly Dictionary<string, Func<DaemonOptions, IVdpaBusDriver>> s_drivers = new(StringComparer.Ordinal)
+    {
+        [VirtioVdpaDriver.DriverName] = _ => new VirtioVdpaDriver(),
+    };
+
+    /// <summary>Known management device names.</summary>
+    public static IEnumerable<string> ManagementDeviceNames => s_managementDevices.Keys;
+
+    /// <summary>Known driver names.</summary>
+    public static IEnumerable<string> DriverNames => s_drivers.Keys;
+
+    /// <summary>True when <paramref name="name"/> is a known management device.</summary>
+    public static bool IsManagementDevice(string name) => s_managementDevices.ContainsKey(name);
+
+    /// <summary>True when <paramref name="name"/> is a known bus driver.</summary>
+    public static bool IsDriver(string name) => s_drivers.ContainsKey(name);
+
+    /// <summary>Creates management device <paramref name="name"/>.</summary>
+    public static VdpaManagementDevice CreateManagementDevice(string name, DaemonOptions options) => s_managementDevices[name](options);
+
+    /// <summary>Creates bus driver <paramref name="name"/>.</summary>
+    public static IVdpaBusDriver CreateDriver(string name, DaemonOptions options) => s_drivers[name](options);
+}
