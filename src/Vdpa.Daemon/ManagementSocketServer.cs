@@ -1,8 +1,8 @@
+using Uvdpa.Virtio.Platform.Linux;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Uvdpa.Vdpa.Management;
-using Uvdpa.Virtio.Platform.Linux;
 
 namespace Uvdpa.Vdpa.Daemon;
 

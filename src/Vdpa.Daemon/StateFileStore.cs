@@ -1,3 +1,4 @@
+using Uvdpa.Virtio.Platform.Linux;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Uvdpa.Vdpa.Management;

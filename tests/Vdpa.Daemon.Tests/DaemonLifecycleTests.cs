@@ -1,3 +1,4 @@
+using Uvdpa.Virtio.Platform.Linux;
 using System.Net.NetworkInformation;
 using Uvdpa.Vdpa.Core;
 using Uvdpa.Vdpa.Netlink;

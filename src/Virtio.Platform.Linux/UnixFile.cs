@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
-using Uvdpa.Vdpa.Daemon.Interop;
+using Uvdpa.Virtio.Platform.Linux.Interop;
 
-namespace Uvdpa.Vdpa.Daemon;
+namespace Uvdpa.Virtio.Platform.Linux;
 
 /// <summary>What statx says about a path (not following a final symlink).</summary>
 /// <param name="Mode">st_mode: type and permission bits.</param>
 /// <param name="UserId">Owner uid.</param>
 /// <param name="GroupId">Owner gid.</param>
-internal readonly record struct UnixFileStatus(int Mode, uint UserId, uint GroupId)
+public readonly record struct UnixFileStatus(int Mode, uint UserId, uint GroupId)
 {
     /// <summary>True for a Unix domain socket.</summary>
     public bool IsSocket => (Mode & Libc.S_IFMT) == Libc.S_IFSOCK;
@@ -17,7 +17,7 @@ internal readonly record struct UnixFileStatus(int Mode, uint UserId, uint Group
 }
 
 /// <summary>File-system operations .NET lacks: lstat-like status, chown, directory fsync.</summary>
-internal static class UnixFile
+public static class UnixFile
 {
     /// <summary>statx(AT_SYMLINK_NOFOLLOW). False when the path does not exist; throws for other errors.</summary>
     public static bool TryGetStatus(string path, out UnixFileStatus status)

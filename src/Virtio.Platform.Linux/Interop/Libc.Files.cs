@@ -1,23 +1,18 @@
 using System.Runtime.InteropServices;
 
-namespace Uvdpa.Vdpa.Daemon.Interop;
+namespace Uvdpa.Virtio.Platform.Linux.Interop;
 
 /// <summary>
-/// The daemon's few libc calls that .NET has no API for: chown (socket group), statx (is the path a socket; owner
-/// and mode for checks), and fsync of a directory (.NET refuses to open directories). Classic blittable
-/// <c>DllImport</c>s so the project needs no unsafe code; they belong in Virtio.Platform.Linux once that grows a
-/// file-system surface.
+/// File-system calls .NET has no API for: chown (socket group), statx (is the path a socket; owner and mode), and
+/// fsync of a directory (.NET refuses to open directories). Classic blittable DllImports.
 /// </summary>
-internal static class Libc
+internal static partial class Libc
 {
-    private const string Lib = "libc";
-
     internal const int AT_FDCWD = -100;
     internal const int AT_SYMLINK_NOFOLLOW = 0x100;
     internal const uint STATX_BASIC_STATS = 0x7ff;
     internal const int O_RDONLY = 0;
-    internal const int O_CLOEXEC = 0x80000; // same value on x86_64 and arm64
-    internal const int StatxBufferSize = 256;  // sizeof(struct statx)
+        internal const int StatxBufferSize = 256;  // sizeof(struct statx)
     internal const int StatxUidOffset = 20;    // __u32 stx_uid
     internal const int StatxGidOffset = 24;    // __u32 stx_gid
     internal const int StatxModeOffset = 28;   // __u16 stx_mode
@@ -36,7 +31,4 @@ internal static class Libc
 
     [DllImport(Lib, EntryPoint = "fsync", SetLastError = true)]
     internal static extern int FSync(int fd);
-
-    [DllImport(Lib, EntryPoint = "close", SetLastError = true)]
-    internal static extern int Close(int fd);
 }
