@@ -91,7 +91,8 @@ public static class CliApp
 
             var printer = new Printer(stdout);
             printer.Start(json, pretty);
-            var tool = new VdpaTool(nlg, printer, stderr);
+            // The uvdpa extension object shares the connection; it resolves its own family when used.
+            var tool = new VdpaTool(nlg, printer, stderr) { ExtensionObject = new UvdpaTool(t!, clock, printer, stderr).TryRun };
             int err = tool.Run(argv);
             printer.Finish();
             return err != 0 ? 1 : 0;

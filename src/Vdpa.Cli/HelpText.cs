@@ -27,4 +27,17 @@ internal static class HelpText
 
     /// <summary>cmd_dev_vstats_help().</summary>
     public const string DevVstats = "Usage: vdpa dev vstats show DEV [qidx QUEUE_INDEX]\n";
+
+    /// <summary>The uvdpa extension object's usage (ours; iproute2 has no such object).</summary>
+    public const string Uvdpa =
+        "Usage: vdpa uvdpa dev show [ DEV ]\n" +
+        "       vdpa uvdpa dev add name NAME mgmtdev MANAGEMENTDEV [ mac MACADDR ] [ mtu MTU ]\n" +
+        "                                [ max_vqp MAX_VQ_PAIRS ] [ device_features DEVICE_FEATURES ]\n" +
+        "                                [ driver DRIVER ] [ driver-opt KEY=VALUE ]... [ opt KEY=VALUE ]...\n" +
+        "       vdpa uvdpa dev driver DEV [ DRIVER ] [ driver-opt KEY=VALUE ]...\n" +
+        "       vdpa uvdpa dev counters DEV [ qidx QUEUE_INDEX ]\n" +
+        "       vdpa uvdpa dev reset DEV\n" +
+        "       vdpa uvdpa dev traffic DEV [ count COUNT ] [ size SIZE[,SIZE...] ]\n" +
+        "                                  [ dst { mac | broadcast | both } ] [ timeout MS ]\n" +
+        "Needs vdpad (the kernel has no \"uvdpa\" family).\n";
 }
