@@ -1,6 +1,7 @@
 using Uvdpa.Vdpa.Core;
 using Uvdpa.Vdpa.Simulator;
 using Uvdpa.Vdpa.VirtioDriver;
+using Uvdpa.Vhost.User.Backend;
 
 namespace Uvdpa.Vdpa.Daemon;
 
@@ -25,6 +26,7 @@ internal static class BusModules
     private static readonly Dictionary<string, Func<DaemonOptions, IVdpaBusDriver>> s_drivers = new(StringComparer.Ordinal)
     {
         [VirtioVdpaDriver.DriverName] = _ => new VirtioVdpaDriver(),
+        [VhostUserBusDriver.DriverName] = o => new VhostUserBusDriver(o.VhostUserDirectory),
     };
 
     /// <summary>Known management device names.</summary>

@@ -33,8 +33,10 @@ public static class DaemonCommandLine
           --state-file FILE         keep device definitions in FILE and re-create them at start (default: off)
           --mgmtdev LIST            management devices to register, comma-separated, in order
                                     (default vdpasim_net,vdpasim_blk; '' for none)
-          --drivers LIST            bus drivers in probe order, comma-separated (default virtio_vdpa; '' for none)
-          --vhost-user-dir DIR      directory for vhost-user sockets
+          --drivers LIST            bus drivers in probe order, comma-separated: virtio_vdpa, vhost_vdpa
+                                    (default virtio_vdpa; '' for none)
+          --vhost-user-dir DIR      directory of the vhost-user sockets of devices bound to vhost_vdpa
+                                    (<DIR>/<device>.sock; default /run/uvdpa/vhost-user)
           --config FILE             JSON config file with the same settings (command-line flags win)
           --help                    show this text
           --version                 show the version

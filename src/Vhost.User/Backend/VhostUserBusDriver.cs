@@ -25,6 +25,15 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
     public const string ExposureKind = "vhost-user";
 
     private readonly ConcurrentDictionary<VdpaDevice, Binding> _bindings = new();
+    private readonly string? _defaultDirectory;
+
+    /// <summary>Creates the driver; <paramref name="defaultDirectory"/> (absolute) replaces <see cref="VhostUserDriverOptions.DefaultDirectory"/> for devices bound without a vhost-user-dir option (vdpad's --vhost-user-dir).</summary>
+    public VhostUserBusDriver(string? defaultDirectory = null)
+    {
+        if (defaultDirectory is not null && !Path.IsPathRooted(defaultDirectory))
+            throw new ArgumentException("the vhost-user socket directory must be an absolute path", nameof(defaultDirectory));
+        _defaultDirectory = defaultDirectory;
+    }
 
     /// <inheritdoc />
     public string Name => DriverName;
@@ -43,7 +52,7 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
-        var opts = VhostUserDriverOptions.Parse(options);
+        var opts = VhostUserDriverOptions.Parse(options, _defaultDirectory);
         string path = SocketPath(opts.Directory, device.Name);
         if (Encoding.UTF8.GetByteCount(path) > UnixStreamListener.MaxPathBytes)
             throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: socket path '{path}' is longer than {UnixStreamListener.MaxPathBytes} bytes (sun_path)");

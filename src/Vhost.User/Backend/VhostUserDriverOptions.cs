@@ -38,7 +38,7 @@ public sealed class VhostUserDriverOptions
     public IReadOnlyList<uint> AllowedUserIds { get; init; } = [];
 
     /// <summary>Parses bind options; EINVAL for malformed values.</summary>
-    public static VhostUserDriverOptions Parse(BindOptions options)
+    public static VhostUserDriverOptions Parse(BindOptions options, string? defaultDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         foreach (var key in options.Values.Keys)
@@ -46,7 +46,7 @@ public sealed class VhostUserDriverOptions
             if (key.StartsWith("vhost-user-", StringComparison.Ordinal) && key is not (DirectoryKey or ModeKey or GroupKey or AllowUidKey))
                 throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: unknown option '{key}'");
         }
-        var result = new VhostUserDriverOptions();
+        var result = defaultDirectory is null ? new VhostUserDriverOptions() : new VhostUserDriverOptions { Directory = defaultDirectory };
         if (options.TryGet(DirectoryKey, out var dir))
         {
             if (string.IsNullOrEmpty(dir) || !Path.IsPathRooted(dir)) throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: {DirectoryKey} must be an absolute path");
