@@ -53,6 +53,9 @@ internal static partial class Log
     [LoggerMessage(25, LogLevel.Warning, "accept failed: {Reason}")]
     public static partial void AcceptFailed(ILogger logger, string reason);
 
+    [LoggerMessage(27, LogLevel.Warning, "out of file descriptors: a new client was accepted and closed at once (it sees an error instead of waiting); delete devices or raise the descriptor limit")]
+    public static partial void ClientShed(ILogger logger);
+
     [LoggerMessage(26, LogLevel.Warning, "connection {Connection}: cannot read peer credentials ({Reason}); closed")]
     public static partial void PeerCredentialsFailed(ILogger logger, long connection, string reason);
 

@@ -153,6 +153,47 @@ internal sealed class ManagementSocketServer : IAsyncDisposable
         }
     }
 
+    // A descriptor held in reserve for EMFILE: when the process runs out of descriptors, the pending client would
+    // otherwise wait in the backlog forever. Releasing the reserve lets us accept it and close it at once, so the
+    // client gets an error instead of a hang (the classic reserve-fd technique).
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _reserveFd = OpenReserve();
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenReserve()
+    {
+        try
+        {
+            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<bool> ShedOneClientAsync(Socket listener, CancellationToken cancel)
+    {
+        var reserve = Interlocked.Exchange(ref _reserveFd, null);
+        if (reserve is null) return false;
+        reserve.Dispose();
+        try
+        {
+            using var client = await listener.AcceptAsync(cancel).ConfigureAwait(false);
+            Log.ClientShed(_logger);
+        }
+        catch (SocketException)
+        {
+            // Still no descriptor (another thread took it): fall back to backing off.
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref _reserveFd, OpenReserve(), null);
+        }
+        return true;
+    }
+
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancel)
     {
         while (!cancel.IsCancellationRequested)
@@ -173,7 +214,9 @@ internal sealed class ManagementSocketServer : IAsyncDisposable
             catch (SocketException e)
             {
                 if (cancel.IsCancellationRequested) return;
-                // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning; existing connections keep working.
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets && await ShedOneClientAsync(listener, cancel).ConfigureAwait(false))
+                    continue;
+                // ENFILE/ENOBUFS (or no reserve left): back off briefly instead of spinning; existing connections keep working.
                 Log.AcceptFailed(_logger, e.Message);
                 try
                 {
@@ -315,5 +358,6 @@ internal sealed class ManagementSocketServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         UnlinkSocketFile();
+        Interlocked.Exchange(ref _reserveFd, null)?.Dispose();
     }
 }

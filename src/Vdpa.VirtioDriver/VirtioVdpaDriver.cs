@@ -98,7 +98,7 @@ public sealed class VirtioVdpaDriver : IVdpaBusDriver
             _ => 4096,
         };
 
-        var arena = new DmaArena(bytes, $"virtio-vdpa-{device.Name}");
+        var arena = new DmaArena(bytes);
         int err = ops.BindMemory(arena.Memory);
         if (err != 0)
         {

@@ -86,7 +86,7 @@ public sealed class CommandLineTests : IDisposable
     public void UnknownModulesAndGroups_AreRejectedWithTheKnownNames()
     {
         Assert.Contains("unknown management device 'vdpasim_foo' (known: vdpasim_net, vdpasim_blk)", Error("--mgmtdev", "vdpasim_foo"));
-        Assert.Contains("unknown driver 'vhost_foo' (known: virtio_vdpa)", Error("--drivers", "vhost_foo"));
+        Assert.Contains("unknown driver 'vhost_foo' (known: virtio_vdpa, vhost_vdpa)", Error("--drivers", "vhost_foo"));
         Assert.Contains("listed twice", Error("--mgmtdev", "vdpasim_net,vdpasim_net"));
         Assert.Contains("unknown group 'no-such-group-uvdpa'", Error("--admin-group", "no-such-group-uvdpa"));
         Assert.Contains("unknown group", Error("--socket-group", "no-such-group-uvdpa"));

@@ -19,11 +19,13 @@ internal sealed class DmaArena
     private long _next;
     private int _refs = 1; // the owner's reference
 
-    public DmaArena(long size, string name)
+    public DmaArena(long size)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
         size = AlignUp(size, 4096);
-        _region = MemoryRegion.Shared(Base, size, name);
+        // Private anonymous memory: the device reaches it through BindMemory in this process, so no file descriptor
+        // is needed (10,000 bound devices must not hold 10,000 memfds), and untouched pages cost nothing.
+        _region = MemoryRegion.Anonymous(Base, size);
         try
         {
             Memory = GuestMemory.Create(_region);
