@@ -17,7 +17,14 @@ public sealed class VmSessionTests(ITestOutputHelper output)
     [VmFact]
     public async Task InsideTheVm_OurAotCliWithKernel_PrintsWhatIproute2_7_1_PrintsThere()
     {
-        string cli = await AotCli.EnsureBuiltAsync(output);
+        string built = await AotCli.EnsureBuiltAsync(output);
+        // The guest sees the host's root read-only, except /tmp, /run, /var/tmp, /root and /dev/shm, which are empty
+        // tmpfs there: a checkout under one of those is invisible. Copy the binary to a path the guest can see.
+        string visible = "/var/lib/uvdpa-vmtest/vdpa";
+        Directory.CreateDirectory(Path.GetDirectoryName(visible)!);
+        File.Copy(built, visible, overwrite: true);
+        File.SetUnixFileMode(visible, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string cli = visible;
         string session = await File.ReadAllTextAsync(TestEnvironment.Golden("reference-session.sh"));
         // The guest sees the host's files read-only at the same paths; /tmp is its own tmpfs.
         string script = $$"""
