@@ -1,3 +1,4 @@
+using Uvdpa.Vdpa.Netlink.Tests;
 using System.Runtime.InteropServices;
 using Uvdpa.Vdpa.Netlink;
 using Xunit.Abstractions;
