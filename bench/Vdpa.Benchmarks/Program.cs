@@ -34,6 +34,14 @@ if (args.Length > 0 && args[0] == "alloc")
     }
     return;
 }
+// "tap [runs] [seconds]": TAP round-trip packet rate on the host (root), uvdpa's TAP bridge next to a bare TAP reflector.
+if (args.Length > 0 && args[0] == "tap")
+{
+    int runs = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+    int seconds = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3;
+    TapRoundTrip.Run(runs, TimeSpan.FromSeconds(seconds));
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(NetLoopback).Assembly).Run(args);
 
 // Runs n and 2n operations; returns (bytes allocated per operation from the difference, operations per second of the 2n run).
