@@ -26,14 +26,14 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     private static readonly AttrPolicy[] UPolicy = BuildPolicy();
 
     /// <inheritdoc />
-    public override GenlFamilyInfo Info { get; } = new(NetlinkService.UvdpaFamilyId, UvdpaFamily.Name, UvdpaFamily.Version, 0, UvdpaFamily.MaxAttr,
+    public override GenlFamilyInfo Info { get; } = new(NetlinkService.UvdpaFamilyId, UvdpaGenlFamily.Name, UvdpaGenlFamily.Version, 0, UvdpaGenlFamily.MaxAttr,
     [
-        new GenlOperation((uint)UvdpaCommand.DevAdd, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
-        new GenlOperation((uint)UvdpaCommand.DevSetDriver, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
-        new GenlOperation((uint)UvdpaCommand.DevGet, GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapDump | GenlOpFlags.CmdCapHasPolicy),
-        new GenlOperation((uint)UvdpaCommand.QueueStats, GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
-        new GenlOperation((uint)UvdpaCommand.DevReset, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
-        new GenlOperation((uint)UvdpaCommand.Traffic, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.DevAdd, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.DevSetDriver, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.DevGet, GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapDump | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.QueueStats, GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.DevReset, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
+        new GenlOperation((uint)UvdpaGenlCommand.Traffic, GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy),
     ], []);
 
     /// <inheritdoc />
@@ -47,34 +47,34 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
 
     private static AttrPolicy[] BuildPolicy()
     {
-        var p = new AttrPolicy[UvdpaFamily.MaxAttr + 1];
-        p[(int)UvdpaAttr.DevName] = AttrPolicy.String;
-        p[(int)UvdpaAttr.MgmtdevBusName] = AttrPolicy.NulString;
-        p[(int)UvdpaAttr.MgmtdevDevName] = AttrPolicy.String;
-        p[(int)UvdpaAttr.Mac] = AttrPolicy.EthAddr;
-        p[(int)UvdpaAttr.Mtu] = new AttrPolicy(PolicyKind.U16, Min: 68);
-        p[(int)UvdpaAttr.MaxVqp] = AttrPolicy.U16;
-        p[(int)UvdpaAttr.DevFeatures] = AttrPolicy.U64;
-        p[(int)UvdpaAttr.DevOption] = AttrPolicy.String;
-        p[(int)UvdpaAttr.Driver] = AttrPolicy.String;
-        p[(int)UvdpaAttr.DriverOption] = AttrPolicy.String;
-        p[(int)UvdpaAttr.QueueIndex] = AttrPolicy.U32;
-        p[(int)UvdpaAttr.FrameCount] = AttrPolicy.U32;
-        p[(int)UvdpaAttr.FrameSize] = AttrPolicy.U32;
-        p[(int)UvdpaAttr.TrafficTarget] = AttrPolicy.U8;
-        p[(int)UvdpaAttr.TimeoutMs] = AttrPolicy.U32;
+        var p = new AttrPolicy[UvdpaGenlFamily.MaxAttr + 1];
+        p[(int)UvdpaGenlAttr.DevName] = AttrPolicy.String;
+        p[(int)UvdpaGenlAttr.MgmtdevBusName] = AttrPolicy.NulString;
+        p[(int)UvdpaGenlAttr.MgmtdevDevName] = AttrPolicy.String;
+        p[(int)UvdpaGenlAttr.Mac] = AttrPolicy.EthAddr;
+        p[(int)UvdpaGenlAttr.Mtu] = new AttrPolicy(PolicyKind.U16, Min: 68);
+        p[(int)UvdpaGenlAttr.MaxVqp] = AttrPolicy.U16;
+        p[(int)UvdpaGenlAttr.DevFeatures] = AttrPolicy.U64;
+        p[(int)UvdpaGenlAttr.DevOption] = AttrPolicy.String;
+        p[(int)UvdpaGenlAttr.Driver] = AttrPolicy.String;
+        p[(int)UvdpaGenlAttr.DriverOption] = AttrPolicy.String;
+        p[(int)UvdpaGenlAttr.QueueIndex] = AttrPolicy.U32;
+        p[(int)UvdpaGenlAttr.FrameCount] = AttrPolicy.U32;
+        p[(int)UvdpaGenlAttr.FrameSize] = AttrPolicy.U32;
+        p[(int)UvdpaGenlAttr.TrafficTarget] = AttrPolicy.U8;
+        p[(int)UvdpaGenlAttr.TimeoutMs] = AttrPolicy.U32;
         return p;
     }
 
     /// <inheritdoc />
-    public override int Doit(ref GenlRequest request, ReplyChannel reply) => (UvdpaCommand)request.Genl.Command switch
+    public override int Doit(ref GenlRequest request, ReplyChannel reply) => (UvdpaGenlCommand)request.Genl.Command switch
     {
-        UvdpaCommand.DevAdd => DevAdd(ref request),
-        UvdpaCommand.DevSetDriver => DevSetDriver(ref request),
-        UvdpaCommand.DevGet => DevGet(ref request, reply),
-        UvdpaCommand.QueueStats => QueueStats(ref request, reply),
-        UvdpaCommand.DevReset => DevReset(ref request),
-        UvdpaCommand.Traffic => Traffic(ref request, reply),
+        UvdpaGenlCommand.DevAdd => DevAdd(ref request),
+        UvdpaGenlCommand.DevSetDriver => DevSetDriver(ref request),
+        UvdpaGenlCommand.DevGet => DevGet(ref request, reply),
+        UvdpaGenlCommand.QueueStats => QueueStats(ref request, reply),
+        UvdpaGenlCommand.DevReset => DevReset(ref request),
+        UvdpaGenlCommand.Traffic => Traffic(ref request, reply),
         _ => Errno.EOPNOTSUPP,
     };
 
@@ -82,7 +82,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     public override void Dump(ref GenlRequest request, ReplyChannel reply)
     {
         uint seq = request.Header.Sequence, pid = request.Header.PortId;
-        if ((UvdpaCommand)request.Genl.Command != UvdpaCommand.DevGet)
+        if ((UvdpaGenlCommand)request.Genl.Command != UvdpaGenlCommand.DevGet)
         {
             NetlinkService.SendDone(reply, seq, pid);
             return;
@@ -100,7 +100,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
 
     // ---------------------------------------------------------------- helpers
 
-    private static List<string> All(ref GenlRequest request, UvdpaAttr type)
+    private static List<string> All(ref GenlRequest request, UvdpaGenlAttr type)
     {
         var list = new List<string>();
         foreach (NetlinkAttribute a in new NetlinkAttributeEnumerator(request.AttributeArea))
@@ -108,7 +108,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         return list;
     }
 
-    private static List<uint> AllU32(ref GenlRequest request, UvdpaAttr type)
+    private static List<uint> AllU32(ref GenlRequest request, UvdpaGenlAttr type)
     {
         var list = new List<uint>();
         foreach (NetlinkAttribute a in new NetlinkAttributeEnumerator(request.AttributeArea))
@@ -170,26 +170,26 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     private int DevAdd(ref GenlRequest request)
     {
         var extack = request.ExtAck;
-        if (!request.Has((int)UvdpaAttr.DevName) || !request.Has((int)UvdpaAttr.MgmtdevDevName))
+        if (!request.Has((int)UvdpaGenlAttr.DevName) || !request.Has((int)UvdpaGenlAttr.MgmtdevDevName))
         {
             extack.Set("uvdpa: device name and management device are required");
             return Errno.EINVAL;
         }
-        int err = ParseOptions(All(ref request, UvdpaAttr.DevOption), extack, out var devOptions);
+        int err = ParseOptions(All(ref request, UvdpaGenlAttr.DevOption), extack, out var devOptions);
         if (err != 0) return err;
-        err = ParseOptions(All(ref request, UvdpaAttr.DriverOption), extack, out var driverOptions);
+        err = ParseOptions(All(ref request, UvdpaGenlAttr.DriverOption), extack, out var driverOptions);
         if (err != 0) return err;
         var definition = new DeviceDefinition
         {
-            Name = request.GetString((int)UvdpaAttr.DevName),
-            ManagementBusName = request.Has((int)UvdpaAttr.MgmtdevBusName) ? request.GetString((int)UvdpaAttr.MgmtdevBusName) : null,
-            ManagementDeviceName = request.GetString((int)UvdpaAttr.MgmtdevDevName),
-            Mac = request.Has((int)UvdpaAttr.Mac) ? request.Payload((int)UvdpaAttr.Mac).ToArray() : null,
-            Mtu = request.Has((int)UvdpaAttr.Mtu) ? request.GetU16((int)UvdpaAttr.Mtu) : null,
-            MaxVqPairs = request.Has((int)UvdpaAttr.MaxVqp) ? request.GetU16((int)UvdpaAttr.MaxVqp) : null,
-            DeviceFeatures = request.Has((int)UvdpaAttr.DevFeatures) ? request.GetU64((int)UvdpaAttr.DevFeatures) : null,
+            Name = request.GetString((int)UvdpaGenlAttr.DevName),
+            ManagementBusName = request.Has((int)UvdpaGenlAttr.MgmtdevBusName) ? request.GetString((int)UvdpaGenlAttr.MgmtdevBusName) : null,
+            ManagementDeviceName = request.GetString((int)UvdpaGenlAttr.MgmtdevDevName),
+            Mac = request.Has((int)UvdpaGenlAttr.Mac) ? request.Payload((int)UvdpaGenlAttr.Mac).ToArray() : null,
+            Mtu = request.Has((int)UvdpaGenlAttr.Mtu) ? request.GetU16((int)UvdpaGenlAttr.Mtu) : null,
+            MaxVqPairs = request.Has((int)UvdpaGenlAttr.MaxVqp) ? request.GetU16((int)UvdpaGenlAttr.MaxVqp) : null,
+            DeviceFeatures = request.Has((int)UvdpaGenlAttr.DevFeatures) ? request.GetU64((int)UvdpaGenlAttr.DevFeatures) : null,
             Options = devOptions,
-            Driver = request.Has((int)UvdpaAttr.Driver) && request.GetString((int)UvdpaAttr.Driver).Length > 0 ? request.GetString((int)UvdpaAttr.Driver) : null,
+            Driver = request.Has((int)UvdpaGenlAttr.Driver) && request.GetString((int)UvdpaGenlAttr.Driver).Length > 0 ? request.GetString((int)UvdpaGenlAttr.Driver) : null,
             DriverOptions = driverOptions,
         };
         if (definition.MaxVqPairs == 0)
@@ -236,11 +236,11 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     private int DevSetDriver(ref GenlRequest request)
     {
         var extack = request.ExtAck;
-        if (!request.Has((int)UvdpaAttr.DevName)) return Errno.EINVAL;
-        string name = request.GetString((int)UvdpaAttr.DevName);
-        string? driver = request.Has((int)UvdpaAttr.Driver) ? request.GetString((int)UvdpaAttr.Driver) : null;
+        if (!request.Has((int)UvdpaGenlAttr.DevName)) return Errno.EINVAL;
+        string name = request.GetString((int)UvdpaGenlAttr.DevName);
+        string? driver = request.Has((int)UvdpaGenlAttr.Driver) ? request.GetString((int)UvdpaGenlAttr.Driver) : null;
         if (driver is { Length: 0 }) driver = null;
-        int err = ParseOptions(All(ref request, UvdpaAttr.DriverOption), extack, out var options);
+        int err = ParseOptions(All(ref request, UvdpaGenlAttr.DriverOption), extack, out var options);
         if (err != 0) return err;
         return _bus.WithLock(() =>
         {
@@ -271,8 +271,8 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
 
     private int DevGet(ref GenlRequest request, ReplyChannel reply)
     {
-        if (!request.Has((int)UvdpaAttr.DevName)) return Errno.EINVAL;
-        string name = request.GetString((int)UvdpaAttr.DevName);
+        if (!request.Has((int)UvdpaGenlAttr.DevName)) return Errno.EINVAL;
+        string name = request.GetString((int)UvdpaGenlAttr.DevName);
         uint seq = request.Header.Sequence, pid = request.Header.PortId;
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
@@ -292,31 +292,31 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         var snap = dev.WithConfigLock(d => new DetailSnapshot(d.Ops.GetDeviceId(), d.Ops.GetStatus(), d.Ops.GetDeviceFeatures(), d.Ops.GetDriverFeatures(), d.FeaturesValid));
         int start = w.Position;
         var msg = w.BeginMessage(NetlinkService.UvdpaFamilyId, flags, seq, pid);
-        w.PutGenlHeader((byte)UvdpaCommand.DevGet, UvdpaFamily.Version);
-        w.PutString((ushort)UvdpaAttr.DevName, dev.Name);
+        w.PutGenlHeader((byte)UvdpaGenlCommand.DevGet, UvdpaGenlFamily.Version);
+        w.PutString((ushort)UvdpaGenlAttr.DevName, dev.Name);
         if (dev.ManagementDevice is { } m)
         {
-            if (m.BusName is not null) w.PutString((ushort)UvdpaAttr.MgmtdevBusName, m.BusName);
-            w.PutString((ushort)UvdpaAttr.MgmtdevDevName, m.Name);
+            if (m.BusName is not null) w.PutString((ushort)UvdpaGenlAttr.MgmtdevBusName, m.BusName);
+            w.PutString((ushort)UvdpaGenlAttr.MgmtdevDevName, m.Name);
         }
-        w.PutU32((ushort)UvdpaAttr.DevId, snap.DeviceId);
-        w.PutU32((ushort)UvdpaAttr.BusIndex, (uint)Math.Max(dev.Index, 0));
-        w.PutU32((ushort)UvdpaAttr.NumVqs, (uint)dev.NumVqs);
-        if (dev.Driver is { } drv) w.PutString((ushort)UvdpaAttr.BoundDriver, drv.Name);
-        if (dev.DriverOverride is not null) w.PutString((ushort)UvdpaAttr.DriverOverride, dev.DriverOverride);
-        foreach (var kv in dev.BindOptions.Values) w.PutString((ushort)UvdpaAttr.DriverOption, $"{kv.Key}={kv.Value}");
+        w.PutU32((ushort)UvdpaGenlAttr.DevId, snap.DeviceId);
+        w.PutU32((ushort)UvdpaGenlAttr.BusIndex, (uint)Math.Max(dev.Index, 0));
+        w.PutU32((ushort)UvdpaGenlAttr.NumVqs, (uint)dev.NumVqs);
+        if (dev.Driver is { } drv) w.PutString((ushort)UvdpaGenlAttr.BoundDriver, drv.Name);
+        if (dev.DriverOverride is not null) w.PutString((ushort)UvdpaGenlAttr.DriverOverride, dev.DriverOverride);
+        foreach (var kv in dev.BindOptions.Values) w.PutString((ushort)UvdpaGenlAttr.DriverOption, $"{kv.Key}={kv.Value}");
         foreach (var e in dev.Exposures)
         {
-            var n = w.BeginNested((ushort)UvdpaAttr.Exposure);
-            w.PutString((ushort)UvdpaAttr.ExposureKind, e.Kind);
-            w.PutString((ushort)UvdpaAttr.ExposureLocation, e.Location);
+            var n = w.BeginNested((ushort)UvdpaGenlAttr.Exposure);
+            w.PutString((ushort)UvdpaGenlAttr.ExposureKind, e.Kind);
+            w.PutString((ushort)UvdpaGenlAttr.ExposureLocation, e.Location);
             w.EndNested(n);
         }
-        w.PutU8((ushort)UvdpaAttr.Status, snap.Status);
-        w.PutU8((ushort)UvdpaAttr.FeaturesValid, snap.FeaturesValid ? (byte)1 : (byte)0);
-        w.PutU64((ushort)UvdpaAttr.DeviceFeatures, snap.DeviceFeatures);
-        w.PutU64((ushort)UvdpaAttr.NegotiatedFeatures, snap.DriverFeatures);
-        foreach (int q in dev.Ops.BrokenQueues) w.PutU32((ushort)UvdpaAttr.BrokenQueue, (uint)q);
+        w.PutU8((ushort)UvdpaGenlAttr.Status, snap.Status);
+        w.PutU8((ushort)UvdpaGenlAttr.FeaturesValid, snap.FeaturesValid ? (byte)1 : (byte)0);
+        w.PutU64((ushort)UvdpaGenlAttr.DeviceFeatures, snap.DeviceFeatures);
+        w.PutU64((ushort)UvdpaGenlAttr.NegotiatedFeatures, snap.DriverFeatures);
+        foreach (int q in dev.Ops.BrokenQueues) w.PutU32((ushort)UvdpaGenlAttr.BrokenQueue, (uint)q);
         return End(ref w, msg, start);
     }
 
@@ -326,9 +326,9 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
 
     private int QueueStats(ref GenlRequest request, ReplyChannel reply)
     {
-        if (!request.Has((int)UvdpaAttr.DevName)) return Errno.EINVAL;
-        string name = request.GetString((int)UvdpaAttr.DevName);
-        uint? only = request.Has((int)UvdpaAttr.QueueIndex) ? request.GetU32((int)UvdpaAttr.QueueIndex) : null;
+        if (!request.Has((int)UvdpaGenlAttr.DevName)) return Errno.EINVAL;
+        string name = request.GetString((int)UvdpaGenlAttr.DevName);
+        uint? only = request.Has((int)UvdpaGenlAttr.QueueIndex) ? request.GetU32((int)UvdpaGenlAttr.QueueIndex) : null;
         uint seq = request.Header.Sequence, pid = request.Header.PortId;
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
@@ -354,19 +354,19 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
             });
             var w = new NetlinkWriter(buffer.AsSpan(0, NetlinkService.MaxDatagramSize));
             var msg = w.BeginMessage(NetlinkService.UvdpaFamilyId, NetlinkMessageFlags.None, seq, pid);
-            w.PutGenlHeader((byte)UvdpaCommand.QueueStats, UvdpaFamily.Version);
-            w.PutString((ushort)UvdpaAttr.DevName, dev.Name);
-            w.PutU32((ushort)UvdpaAttr.DevId, dev.Ops.GetDeviceId());
+            w.PutGenlHeader((byte)UvdpaGenlCommand.QueueStats, UvdpaGenlFamily.Version);
+            w.PutString((ushort)UvdpaGenlAttr.DevName, dev.Name);
+            w.PutU32((ushort)UvdpaGenlAttr.DevId, dev.Ops.GetDeviceId());
             foreach (var qc in queues)
             {
-                var qn = w.BeginNested((ushort)UvdpaAttr.Queue);
-                w.PutU32((ushort)UvdpaAttr.QueueIndex, (uint)qc.Index);
-                if (qc.Errno != 0) w.PutU32((ushort)UvdpaAttr.Errno, (uint)qc.Errno);
+                var qn = w.BeginNested((ushort)UvdpaGenlAttr.Queue);
+                w.PutU32((ushort)UvdpaGenlAttr.QueueIndex, (uint)qc.Index);
+                if (qc.Errno != 0) w.PutU32((ushort)UvdpaGenlAttr.Errno, (uint)qc.Errno);
                 foreach (var c in qc.Counters)
                 {
-                    var cn = w.BeginNested((ushort)UvdpaAttr.Counter);
-                    w.PutString((ushort)UvdpaAttr.CounterName, c.Name);
-                    w.PutU64((ushort)UvdpaAttr.CounterValue, c.Value);
+                    var cn = w.BeginNested((ushort)UvdpaGenlAttr.Counter);
+                    w.PutString((ushort)UvdpaGenlAttr.CounterName, c.Name);
+                    w.PutU64((ushort)UvdpaGenlAttr.CounterValue, c.Value);
                     w.EndNested(cn);
                 }
                 w.EndNested(qn);
@@ -379,8 +379,8 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
 
     private int DevReset(ref GenlRequest request)
     {
-        if (!request.Has((int)UvdpaAttr.DevName)) return Errno.EINVAL;
-        string name = request.GetString((int)UvdpaAttr.DevName);
+        if (!request.Has((int)UvdpaGenlAttr.DevName)) return Errno.EINVAL;
+        string name = request.GetString((int)UvdpaGenlAttr.DevName);
         var extack = request.ExtAck;
         return _bus.WithLock(() =>
         {
@@ -398,14 +398,14 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     private int Traffic(ref GenlRequest request, ReplyChannel reply)
     {
         var extack = request.ExtAck;
-        if (!request.Has((int)UvdpaAttr.DevName)) return Errno.EINVAL;
-        string name = request.GetString((int)UvdpaAttr.DevName);
-        uint count = request.Has((int)UvdpaAttr.FrameCount) ? request.GetU32((int)UvdpaAttr.FrameCount) : 1;
-        var sizes = AllU32(ref request, UvdpaAttr.FrameSize);
+        if (!request.Has((int)UvdpaGenlAttr.DevName)) return Errno.EINVAL;
+        string name = request.GetString((int)UvdpaGenlAttr.DevName);
+        uint count = request.Has((int)UvdpaGenlAttr.FrameCount) ? request.GetU32((int)UvdpaGenlAttr.FrameCount) : 1;
+        var sizes = AllU32(ref request, UvdpaGenlAttr.FrameSize);
         if (sizes.Count == 0) sizes.Add(DefaultFrameSize);
-        var target = request.Has((int)UvdpaAttr.TrafficTarget) ? (UvdpaTrafficTarget)request.GetU8((int)UvdpaAttr.TrafficTarget) : UvdpaTrafficTarget.OwnMac;
-        uint timeoutMs = request.Has((int)UvdpaAttr.TimeoutMs) ? request.GetU32((int)UvdpaAttr.TimeoutMs) : DefaultTimeoutMs;
-        if (target is < UvdpaTrafficTarget.OwnMac or > UvdpaTrafficTarget.Both)
+        var target = request.Has((int)UvdpaGenlAttr.TrafficTarget) ? (UvdpaTrafficDestination)request.GetU8((int)UvdpaGenlAttr.TrafficTarget) : UvdpaTrafficDestination.OwnMac;
+        uint timeoutMs = request.Has((int)UvdpaGenlAttr.TimeoutMs) ? request.GetU32((int)UvdpaGenlAttr.TimeoutMs) : DefaultTimeoutMs;
+        if (target is < UvdpaTrafficDestination.OwnMac or > UvdpaTrafficDestination.Both)
         {
             extack.Set("uvdpa: traffic target must be 1 (own MAC), 2 (broadcast) or 3 (both)");
             return Errno.EINVAL;
@@ -464,12 +464,12 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         Span<byte> buf = stackalloc byte[NetlinkService.MaxDatagramSize];
         var w = new NetlinkWriter(buf);
         var msg = w.BeginMessage(NetlinkService.UvdpaFamilyId, NetlinkMessageFlags.None, seq, pid);
-        w.PutGenlHeader((byte)UvdpaCommand.Traffic, UvdpaFamily.Version);
-        w.PutString((ushort)UvdpaAttr.DevName, name);
-        w.PutU32((ushort)UvdpaAttr.Sent, result.Sent);
-        w.PutU32((ushort)UvdpaAttr.Received, result.Received);
-        w.PutU32((ushort)UvdpaAttr.Verified, result.Verified);
-        w.PutU64((ushort)UvdpaAttr.ElapsedNs, result.ElapsedNs);
+        w.PutGenlHeader((byte)UvdpaGenlCommand.Traffic, UvdpaGenlFamily.Version);
+        w.PutString((ushort)UvdpaGenlAttr.DevName, name);
+        w.PutU32((ushort)UvdpaGenlAttr.Sent, result.Sent);
+        w.PutU32((ushort)UvdpaGenlAttr.Received, result.Received);
+        w.PutU32((ushort)UvdpaGenlAttr.Verified, result.Verified);
+        w.PutU64((ushort)UvdpaGenlAttr.ElapsedNs, result.ElapsedNs);
         if (!w.EndMessage(msg)) return Errno.EMSGSIZE;
         reply.Send(w.WrittenSpan);
         return 0;
@@ -478,7 +478,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
     private readonly record struct TrafficResult(uint Sent, uint Received, uint Verified, ulong ElapsedNs);
 
     /// <summary>Sends each frame and waits for it to loop back (the simulator keeps order), comparing byte for byte.</summary>
-    private static TrafficResult RunTraffic(VirtioNetDevice net, uint count, List<uint> sizes, UvdpaTrafficTarget target, TimeSpan timeout)
+    private static TrafficResult RunTraffic(VirtioNetDevice net, uint count, List<uint> sizes, UvdpaTrafficDestination target, TimeSpan timeout)
     {
         byte[] own = net.MacAddress.GetAddressBytes();
         int max = (int)sizes.Max();
@@ -492,7 +492,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
             for (uint i = 0; i < count; i++)
             {
                 int size = (int)sizes[(int)(i % (uint)sizes.Count)];
-                bool broadcast = target == UvdpaTrafficTarget.Broadcast || (target == UvdpaTrafficTarget.Both && (i & 1) == 1);
+                bool broadcast = target == UvdpaTrafficDestination.Broadcast || (target == UvdpaTrafficDestination.Both && (i & 1) == 1);
                 BuildFrame(frame.AsSpan(0, size), broadcast ? null : own, own, i);
                 net.SendAsync(frame.AsMemory(0, size), cts.Token).AsTask().GetAwaiter().GetResult();
                 sent++;

@@ -167,7 +167,7 @@ internal sealed class TestStack : IDisposable
         VdpaClient.Connect(new LoopbackTransport(Service, peer ?? Root), new VdpaClientOptions { SequenceSource = () => seq });
 
     public VdpaClient UvdpaClient(PeerCredentials? peer = null) =>
-        VdpaClient.Connect(new LoopbackTransport(Service, peer ?? Root), new VdpaClientOptions { FamilyName = UvdpaFamily.Name, SequenceSource = () => 7 });
+        VdpaClient.Connect(new LoopbackTransport(Service, peer ?? Root), new VdpaClientOptions { FamilyName = UvdpaGenlFamily.Name, SequenceSource = () => 7 });
 
     /// <summary>Sends raw bytes, returns the reply datagrams.</summary>
     public List<byte[]> Raw(ReadOnlySpan<byte> datagram, PeerCredentials? peer = null)

@@ -8,12 +8,12 @@ namespace Uvdpa.Vdpa.Management.Tests;
 
 public sealed class UvdpaFamilyTests
 {
-    private static NetlinkReply Do(VdpaClient c, UvdpaCommand cmd, NetlinkAttributeWriterCallback attrs, NetlinkMessageFlags flags = VdpaClient.DoFlags) =>
+    private static NetlinkReply Do(VdpaClient c, UvdpaGenlCommand cmd, NetlinkAttributeWriterCallback attrs, NetlinkMessageFlags flags = VdpaClient.DoFlags) =>
         c.Request((byte)cmd, flags, attrs);
 
-    private static NetlinkAttributeWriterCallback Name(string name) => (ref NetlinkWriter w) => w.PutString((ushort)UvdpaAttr.DevName, name);
+    private static NetlinkAttributeWriterCallback Name(string name) => (ref NetlinkWriter w) => w.PutString((ushort)UvdpaGenlAttr.DevName, name);
 
-    private static List<string> Strings(NetlinkAttributeList a, UvdpaAttr t) =>
+    private static List<string> Strings(NetlinkAttributeList a, UvdpaGenlAttr t) =>
         a.Where(v => v.Type == (ushort)t).Select(v => v.View.GetString()).ToList();
 
     [Fact]
@@ -22,8 +22,8 @@ public sealed class UvdpaFamilyTests
         using var s = new TestStack(withDriver: false);
         using var c = s.UvdpaClient();
         Assert.Equal(NetlinkService.UvdpaFamilyId, c.FamilyId);
-        Assert.Equal((uint)UvdpaFamily.MaxAttr, c.Family.MaxAttr);
-        Assert.Equal(GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy, c.Family.GetOperationFlags((uint)UvdpaCommand.Traffic));
+        Assert.Equal((uint)UvdpaGenlFamily.MaxAttr, c.Family.MaxAttr);
+        Assert.Equal(GenlOpFlags.AdminPerm | GenlOpFlags.CmdCapDo | GenlOpFlags.CmdCapHasPolicy, c.Family.GetOperationFlags((uint)UvdpaGenlCommand.Traffic));
 
         // By id; unknown name; no attribute; dump.
         var byId = s.Raw(Wire.Request(0x10, 3, Wire.Do, (ref NetlinkWriter w) => w.PutU16(1, NetlinkService.VdpaFamilyId)));
@@ -49,50 +49,50 @@ public sealed class UvdpaFamilyTests
         var other = new RecordingDriver("test_drv");
         s.Bus.RegisterDriver(other);
         using var u = s.UvdpaClient();
-        Do(u, UvdpaCommand.DevAdd, (ref NetlinkWriter w) =>
+        Do(u, UvdpaGenlCommand.DevAdd, (ref NetlinkWriter w) =>
         {
-            w.PutString((ushort)UvdpaAttr.DevName, "n0");
-            w.PutString((ushort)UvdpaAttr.MgmtdevDevName, "vdpasim_net");
-            w.PutBinary((ushort)UvdpaAttr.Mac, [2, 0, 0, 0, 0, 7]);
-            w.PutString((ushort)UvdpaAttr.Driver, "test_drv");
-            w.PutString((ushort)UvdpaAttr.DriverOption, "socket=/tmp/x");
+            w.PutString((ushort)UvdpaGenlAttr.DevName, "n0");
+            w.PutString((ushort)UvdpaGenlAttr.MgmtdevDevName, "vdpasim_net");
+            w.PutBinary((ushort)UvdpaGenlAttr.Mac, [2, 0, 0, 0, 0, 7]);
+            w.PutString((ushort)UvdpaGenlAttr.Driver, "test_drv");
+            w.PutString((ushort)UvdpaGenlAttr.DriverOption, "socket=/tmp/x");
         });
         Assert.Contains("probe n0 socket=/tmp/x", other.Log);
         var def = s.Store.State["n0"];
         Assert.Equal(("test_drv", "/tmp/x"), (def.Driver, def.DriverOptions["socket"]));
 
-        var get = Do(u, UvdpaCommand.DevGet, Name("n0")).Messages.Single();
-        Assert.Equal(["test_drv"], Strings(get.Attributes, UvdpaAttr.BoundDriver));
-        Assert.Equal(["test_drv"], Strings(get.Attributes, UvdpaAttr.DriverOverride));
-        Assert.Equal(["socket=/tmp/x"], Strings(get.Attributes, UvdpaAttr.DriverOption));
-        var exposure = get.Attributes.Single(a => a.Type == (ushort)UvdpaAttr.Exposure);
+        var get = Do(u, UvdpaGenlCommand.DevGet, Name("n0")).Messages.Single();
+        Assert.Equal(["test_drv"], Strings(get.Attributes, UvdpaGenlAttr.BoundDriver));
+        Assert.Equal(["test_drv"], Strings(get.Attributes, UvdpaGenlAttr.DriverOverride));
+        Assert.Equal(["socket=/tmp/x"], Strings(get.Attributes, UvdpaGenlAttr.DriverOption));
+        var exposure = get.Attributes.Single(a => a.Type == (ushort)UvdpaGenlAttr.Exposure);
         Assert.True(exposure.View.IsNestedFlagSet);
-        Assert.Equal(1u, get.Attributes.GetU32((ushort)UvdpaAttr.DevId));
+        Assert.Equal(1u, get.Attributes.GetU32((ushort)UvdpaGenlAttr.DevId));
 
         // Back to the default driver (virtio_vdpa, registered first).
-        Do(u, UvdpaCommand.DevSetDriver, Name("n0"));
+        Do(u, UvdpaGenlCommand.DevSetDriver, Name("n0"));
         Assert.Contains("remove n0", other.Log);
-        get = Do(u, UvdpaCommand.DevGet, Name("n0")).Messages.Single();
-        Assert.Equal([VirtioVdpaDriver.DriverName], Strings(get.Attributes, UvdpaAttr.BoundDriver));
-        Assert.Empty(Strings(get.Attributes, UvdpaAttr.DriverOverride));
-        Assert.Equal((byte)0x0f, get.Attributes.GetU8((ushort)UvdpaAttr.Status));
+        get = Do(u, UvdpaGenlCommand.DevGet, Name("n0")).Messages.Single();
+        Assert.Equal([VirtioVdpaDriver.DriverName], Strings(get.Attributes, UvdpaGenlAttr.BoundDriver));
+        Assert.Empty(Strings(get.Attributes, UvdpaGenlAttr.DriverOverride));
+        Assert.Equal((byte)0x0f, get.Attributes.GetU8((ushort)UvdpaGenlAttr.Status));
         Assert.Null(s.Store.State["n0"].Driver);
 
         // Reset: unbind + probe, still bound, DRIVER_OK again.
-        Do(u, UvdpaCommand.DevReset, Name("n0"));
-        get = Do(u, UvdpaCommand.DevGet, Name("n0")).Messages.Single();
-        Assert.Equal((byte)0x0f, get.Attributes.GetU8((ushort)UvdpaAttr.Status));
+        Do(u, UvdpaGenlCommand.DevReset, Name("n0"));
+        get = Do(u, UvdpaGenlCommand.DevGet, Name("n0")).Messages.Single();
+        Assert.Equal((byte)0x0f, get.Attributes.GetU8((ushort)UvdpaGenlAttr.Status));
 
         // Unknown driver; dump lists every device.
-        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.DevSetDriver, (ref NetlinkWriter w) =>
+        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.DevSetDriver, (ref NetlinkWriter w) =>
         {
-            w.PutString((ushort)UvdpaAttr.DevName, "n0");
-            w.PutString((ushort)UvdpaAttr.Driver, "nosuch");
+            w.PutString((ushort)UvdpaGenlAttr.DevName, "n0");
+            w.PutString((ushort)UvdpaGenlAttr.Driver, "nosuch");
         }));
         Assert.Equal(Errno.ENODEV, e.Errno);
         s.Bus.RegisterDevice(new VdpaDevice("um", new FakeOps(), 1, null));
-        var all = Do(u, UvdpaCommand.DevGet, (ref NetlinkWriter w) => { }, VdpaClient.DumpFlags);
-        Assert.Equal(["n0", "um"], all.Messages.Select(m => m.Attributes.GetString((ushort)UvdpaAttr.DevName)));
+        var all = Do(u, UvdpaGenlCommand.DevGet, (ref NetlinkWriter w) => { }, VdpaClient.DumpFlags);
+        Assert.Equal(["n0", "um"], all.Messages.Select(m => m.Attributes.GetString((ushort)UvdpaGenlAttr.DevName)));
     }
 
     [Fact]
@@ -104,35 +104,35 @@ public sealed class UvdpaFamilyTests
         {
             File.WriteAllBytes(path, new byte[1 << 20]);
             using var u = s.UvdpaClient();
-            Do(u, UvdpaCommand.DevAdd, (ref NetlinkWriter w) =>
+            Do(u, UvdpaGenlCommand.DevAdd, (ref NetlinkWriter w) =>
             {
-                w.PutString((ushort)UvdpaAttr.DevName, "b0");
-                w.PutString((ushort)UvdpaAttr.MgmtdevDevName, "vdpasim_blk");
-                w.PutString((ushort)UvdpaAttr.DevOption, "file=" + path);
+                w.PutString((ushort)UvdpaGenlAttr.DevName, "b0");
+                w.PutString((ushort)UvdpaGenlAttr.MgmtdevDevName, "vdpasim_blk");
+                w.PutString((ushort)UvdpaGenlAttr.DevOption, "file=" + path);
             });
             using var c = s.Client();
             Assert.Equal(2048UL, c.GetConfig("b0").BlkCapacity);
             Assert.Equal(path, s.Store.State["b0"].Options["file"]);
 
-            var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.DevAdd, (ref NetlinkWriter w) =>
+            var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.DevAdd, (ref NetlinkWriter w) =>
             {
-                w.PutString((ushort)UvdpaAttr.DevName, "b1");
-                w.PutString((ushort)UvdpaAttr.MgmtdevDevName, "vdpasim_blk");
-                w.PutString((ushort)UvdpaAttr.DevOption, "bogus=1");
+                w.PutString((ushort)UvdpaGenlAttr.DevName, "b1");
+                w.PutString((ushort)UvdpaGenlAttr.MgmtdevDevName, "vdpasim_blk");
+                w.PutString((ushort)UvdpaGenlAttr.DevOption, "bogus=1");
             }));
             Assert.Equal((Errno.EINVAL, "vdpasim_blk: unknown option 'bogus'"), (e.Errno, e.ExtackMessage));
-            e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.DevAdd, (ref NetlinkWriter w) =>
+            e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.DevAdd, (ref NetlinkWriter w) =>
             {
-                w.PutString((ushort)UvdpaAttr.DevName, "b1");
-                w.PutString((ushort)UvdpaAttr.MgmtdevDevName, "vdpasim_blk");
-                w.PutString((ushort)UvdpaAttr.DevOption, "noequals");
+                w.PutString((ushort)UvdpaGenlAttr.DevName, "b1");
+                w.PutString((ushort)UvdpaGenlAttr.MgmtdevDevName, "vdpasim_blk");
+                w.PutString((ushort)UvdpaGenlAttr.DevOption, "noequals");
             }));
             Assert.Equal(Errno.EINVAL, e.Errno);
             // Reply-only attributes are rejected by strict validation.
-            e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.DevGet, (ref NetlinkWriter w) => w.PutU8((ushort)UvdpaAttr.Status, 1)));
+            e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.DevGet, (ref NetlinkWriter w) => w.PutU8((ushort)UvdpaGenlAttr.Status, 1)));
             Assert.Equal((Errno.EINVAL, "Unsupported attribute"), (e.Errno, e.ExtackMessage));
             Assert.Equal(Errno.EPERM, Assert.Throws<VdpaNetlinkException>(() =>
-                Do(s.UvdpaClient(TestStack.User), UvdpaCommand.DevReset, Name("b0"))).Errno);
+                Do(s.UvdpaClient(TestStack.User), UvdpaGenlCommand.DevReset, Name("b0"))).Errno);
         }
         finally
         {
@@ -148,21 +148,21 @@ public sealed class UvdpaFamilyTests
         s.Bus.AddDevice(s.Net, "n0", new DeviceConfigRequest());
         s.Bus.AddDevice(s.Blk, "b0", new DeviceConfigRequest());
         using var u = s.UvdpaClient(TestStack.User); // reading counters needs no privilege
-        var net = Do(u, UvdpaCommand.QueueStats, Name("n0")).Messages.Single();
-        var queues = net.Attributes.Where(a => a.Type == (ushort)UvdpaAttr.Queue).ToList();
+        var net = Do(u, UvdpaGenlCommand.QueueStats, Name("n0")).Messages.Single();
+        var queues = net.Attributes.Where(a => a.Type == (ushort)UvdpaGenlAttr.Queue).ToList();
         Assert.Equal(3, queues.Count);
         var names = new List<string>();
         foreach (NetlinkAttribute c in queues[1].View.GetNested())
-            if (c.Type == (ushort)UvdpaAttr.Counter)
+            if (c.Type == (ushort)UvdpaGenlAttr.Counter)
                 foreach (NetlinkAttribute f in c.GetNested())
-                    if (f.Type == (ushort)UvdpaAttr.CounterName) names.Add(f.GetString());
+                    if (f.Type == (ushort)UvdpaGenlAttr.CounterName) names.Add(f.GetString());
         Assert.Equal(["tx packets", "tx bytes", "tx errors", "tx drops"], names);
-        var blk = Do(u, UvdpaCommand.QueueStats, Name("b0")).Messages.Single();
-        Assert.Single(blk.Attributes, a => a.Type == (ushort)UvdpaAttr.Queue);
-        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.QueueStats, (ref NetlinkWriter w) =>
+        var blk = Do(u, UvdpaGenlCommand.QueueStats, Name("b0")).Messages.Single();
+        Assert.Single(blk.Attributes, a => a.Type == (ushort)UvdpaGenlAttr.Queue);
+        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.QueueStats, (ref NetlinkWriter w) =>
         {
-            w.PutString((ushort)UvdpaAttr.DevName, "b0");
-            w.PutU32((ushort)UvdpaAttr.QueueIndex, 1);
+            w.PutString((ushort)UvdpaGenlAttr.DevName, "b0");
+            w.PutU32((ushort)UvdpaGenlAttr.QueueIndex, 1);
         }));
         Assert.Equal(Errno.ERANGE, e.Errno);
     }
@@ -174,28 +174,28 @@ public sealed class UvdpaFamilyTests
         s.Bus.AddDevice(s.Net, "n0", new DeviceConfigRequest { Mac = new byte[] { 2, 0, 0, 0, 0, 0x42 }, Mask = VdpaConfigAttr.Bit(VdpaConfigAttr.NetMacAddr) });
         s.Bus.AddDevice(s.Blk, "b0", new DeviceConfigRequest());
         using var u = s.UvdpaClient();
-        var reply = Do(u, UvdpaCommand.Traffic, (ref NetlinkWriter w) =>
+        var reply = Do(u, UvdpaGenlCommand.Traffic, (ref NetlinkWriter w) =>
         {
-            w.PutString((ushort)UvdpaAttr.DevName, "n0");
-            w.PutU32((ushort)UvdpaAttr.FrameCount, 200);
-            w.PutU32((ushort)UvdpaAttr.FrameSize, 60);
-            w.PutU32((ushort)UvdpaAttr.FrameSize, 1514);
-            w.PutU8((ushort)UvdpaAttr.TrafficTarget, (byte)UvdpaTrafficTarget.Both);
+            w.PutString((ushort)UvdpaGenlAttr.DevName, "n0");
+            w.PutU32((ushort)UvdpaGenlAttr.FrameCount, 200);
+            w.PutU32((ushort)UvdpaGenlAttr.FrameSize, 60);
+            w.PutU32((ushort)UvdpaGenlAttr.FrameSize, 1514);
+            w.PutU8((ushort)UvdpaGenlAttr.TrafficTarget, (byte)UvdpaTrafficDestination.Both);
         }).Messages.Single().Attributes;
-        Assert.Equal((200u, 200u, 200u), (reply.GetU32((ushort)UvdpaAttr.Sent), reply.GetU32((ushort)UvdpaAttr.Received), reply.GetU32((ushort)UvdpaAttr.Verified)));
-        Assert.True(reply.GetU64((ushort)UvdpaAttr.ElapsedNs) > 0);
+        Assert.Equal((200u, 200u, 200u), (reply.GetU32((ushort)UvdpaGenlAttr.Sent), reply.GetU32((ushort)UvdpaGenlAttr.Received), reply.GetU32((ushort)UvdpaGenlAttr.Verified)));
+        Assert.True(reply.GetU64((ushort)UvdpaGenlAttr.ElapsedNs) > 0);
         using var c = s.Client();
         Assert.Equal(200UL, c.GetVendorStats("n0", 1).Values.Single(v => v.Key == "tx packets").Value);
 
-        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.Traffic, Name("b0")));
+        var e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.Traffic, Name("b0")));
         Assert.Equal(Errno.EOPNOTSUPP, e.Errno);
-        e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaCommand.Traffic, (ref NetlinkWriter w) =>
+        e = Assert.Throws<VdpaNetlinkException>(() => Do(u, UvdpaGenlCommand.Traffic, (ref NetlinkWriter w) =>
         {
-            w.PutString((ushort)UvdpaAttr.DevName, "n0");
-            w.PutU32((ushort)UvdpaAttr.FrameSize, 5);
+            w.PutString((ushort)UvdpaGenlAttr.DevName, "n0");
+            w.PutU32((ushort)UvdpaGenlAttr.FrameSize, 5);
         }));
         Assert.Equal(Errno.ERANGE, e.Errno);
-        e = Assert.Throws<VdpaNetlinkException>(() => Do(s.UvdpaClient(TestStack.User), UvdpaCommand.Traffic, Name("n0")));
+        e = Assert.Throws<VdpaNetlinkException>(() => Do(s.UvdpaClient(TestStack.User), UvdpaGenlCommand.Traffic, Name("n0")));
         Assert.Equal(Errno.EPERM, e.Errno);
     }
 
@@ -211,10 +211,10 @@ public sealed class UvdpaFamilyTests
             c.SetDevice("a1", System.Net.NetworkInformation.PhysicalAddress.Parse("02-aa-bb-cc-dd-02"));
             using var u = s.UvdpaClient();
             s.Bus.RegisterDriver(new RecordingDriver("test_drv"));
-            Do(u, UvdpaCommand.DevSetDriver, (ref NetlinkWriter w) =>
+            Do(u, UvdpaGenlCommand.DevSetDriver, (ref NetlinkWriter w) =>
             {
-                w.PutString((ushort)UvdpaAttr.DevName, "a2");
-                w.PutString((ushort)UvdpaAttr.Driver, "test_drv");
+                w.PutString((ushort)UvdpaGenlAttr.DevName, "a2");
+                w.PutString((ushort)UvdpaGenlAttr.Driver, "test_drv");
             });
             Assert.Equal(["put a1", "put a2", "put a1", "put a2"], store.Log);
         }
