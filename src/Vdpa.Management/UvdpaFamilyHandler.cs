@@ -132,16 +132,6 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         return 0;
     }
 
-    private int FindManaged(string name, ExtAck extack, out VdpaDevice device)
-    {
-        if (!_bus.TryFindDevice(name, out device))
-        {
-            extack.SetVdpa("device not found");
-            return Errno.ENODEV;
-        }
-        return 0;
-    }
-
     private static int WithReply(ReplyChannel reply, Func<byte[], (int Errno, int Length)> run)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(NetlinkService.MaxDatagramSize);
@@ -244,13 +234,8 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         if (err != 0) return err;
         return _bus.WithLock(() =>
         {
-            int e = FindManaged(name, extack, out var dev);
+            int e = DeviceLookup.Find(_bus, name, extack, "unmanaged vdpa device", out var dev);
             if (e != 0) return e;
-            if (dev.ManagementDevice is null)
-            {
-                extack.SetVdpa("unmanaged vdpa device");
-                return Errno.EINVAL;
-            }
             try
             {
                 _bus.Rebind(name, driver, new BindOptions(options));
@@ -277,7 +262,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
         {
-            int err = FindManaged(name, extack, out var dev);
+            int err = DeviceLookup.Find(_bus, name, extack, null, out var dev);
             if (err != 0) return (err, 0);
             var w = new NetlinkWriter(buffer.AsSpan(0, NetlinkService.MaxDatagramSize));
             err = FillDetails(ref w, dev, seq, pid, NetlinkMessageFlags.None);
@@ -333,7 +318,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
         {
-            int err = FindManaged(name, extack, out var dev);
+            int err = DeviceLookup.Find(_bus, name, extack, null, out var dev);
             if (err != 0) return (err, 0);
             if (only is uint q && q >= (uint)dev.NumVqs)
             {
@@ -384,7 +369,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         var extack = request.ExtAck;
         return _bus.WithLock(() =>
         {
-            int err = FindManaged(name, extack, out var dev);
+            int err = DeviceLookup.Find(_bus, name, extack, null, out var dev);
             if (err != 0) return err;
             _bus.Unbind(name);
             if (dev.Driver is null) dev.Reset(); // nothing was bound: reset the device itself (vdpa_reset)
@@ -419,7 +404,7 @@ internal sealed class UvdpaFamilyHandler(NetlinkService service) : GenlFamilyHan
         VirtioNetDevice? net = null;
         int err = _bus.WithLock(() =>
         {
-            int e = FindManaged(name, extack, out var dev);
+            int e = DeviceLookup.Find(_bus, name, extack, null, out var dev);
             if (e != 0) return e;
             net = dev.Driver?.Name == VirtioVdpaDriver.DriverName ? VirtioVdpaDriver.GetNetDevice(dev) : null;
             if (net is null)

@@ -323,17 +323,9 @@ internal sealed class VdpaFamilyHandler(NetlinkService service) : GenlFamilyHand
         var extack = request.ExtAck;
         return _bus.WithLock(() =>
         {
-            if (!_bus.TryFindDevice(name, out var dev))
-            {
-                extack.SetVdpa("device not found");
-                return Errno.ENODEV;
-            }
-            if (dev.ManagementDevice is null)
-            {
-                extack.SetVdpa("Only user created device can be deleted by user");
-                return Errno.EINVAL;
-            }
-            dev.ManagementDevice.DeleteDevice(_bus, dev); // dev_del is void
+            int found = DeviceLookup.Find(_bus, name, extack, "Only user created device can be deleted by user", out var dev);
+            if (found != 0) return found;
+            dev.ManagementDevice!.DeleteDevice(_bus, dev); // dev_del is void (Find refused unmanaged devices)
             service.StoreRemove(name, extack);
             return 0;
         });
@@ -349,11 +341,8 @@ internal sealed class VdpaFamilyHandler(NetlinkService service) : GenlFamilyHand
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
         {
-            if (!_bus.TryFindDevice(name, out var dev))
-            {
-                extack.SetVdpa("device not found");
-                return (Errno.ENODEV, 0);
-            }
+            int found = DeviceLookup.Find(_bus, name, extack, null, out var dev);
+            if (found != 0) return (found, 0);
             if (dev.ManagementDevice is null) return (Errno.EINVAL, 0);
             var w = Writer(buffer, NetlinkService.DoitReplySize);
             int err = FillDev(ref w, dev, seq, pid, NetlinkMessageFlags.None);
@@ -392,16 +381,8 @@ internal sealed class VdpaFamilyHandler(NetlinkService service) : GenlFamilyHand
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
         {
-            if (!_bus.TryFindDevice(name, out var dev))
-            {
-                extack.SetVdpa("device not found");
-                return (Errno.ENODEV, 0);
-            }
-            if (dev.ManagementDevice is null)
-            {
-                extack.SetVdpa("unmanaged vdpa device");
-                return (Errno.EINVAL, 0);
-            }
+            int found = DeviceLookup.Find(_bus, name, extack, "unmanaged vdpa device", out var dev);
+            if (found != 0) return (found, 0);
             var w = Writer(buffer, NetlinkService.DoitReplySize);
             int err = FillConfig(ref w, dev, seq, pid, NetlinkMessageFlags.None, new byte[VirtioBlkConfig.Size]);
             return (err, w.Position);
@@ -509,16 +490,8 @@ internal sealed class VdpaFamilyHandler(NetlinkService service) : GenlFamilyHand
         var extack = request.ExtAck;
         return WithReply(reply, buffer => _bus.WithLock(() =>
         {
-            if (!_bus.TryFindDevice(name, out var dev))
-            {
-                extack.SetVdpa("device not found");
-                return (Errno.ENODEV, 0);
-            }
-            if (dev.ManagementDevice is null)
-            {
-                extack.SetVdpa("unmanaged vdpa device");
-                return (Errno.EINVAL, 0);
-            }
+            int found = DeviceLookup.Find(_bus, name, extack, "unmanaged vdpa device", out var dev);
+            if (found != 0) return (found, 0);
             uint deviceId = dev.Ops.GetDeviceId();
             if (deviceId != (uint)VirtioDeviceId.Net) return (Errno.EOPNOTSUPP, 0);
             if (index > MaxQueueIndex)
@@ -570,11 +543,8 @@ internal sealed class VdpaFamilyHandler(NetlinkService service) : GenlFamilyHand
         var extack = request.ExtAck;
         return _bus.WithLock(() =>
         {
-            if (!_bus.TryFindDevice(name, out var dev))
-            {
-                extack.SetVdpa("device not found");
-                return Errno.ENODEV;
-            }
+            int found = DeviceLookup.Find(_bus, name, extack, null, out var dev);
+            if (found != 0) return found;
             var mgmt = dev.ManagementDevice;
             if (mgmt is null)
             {
