@@ -19,6 +19,7 @@ internal sealed class GuestTestBed : IDisposable
 
     private readonly ITestOutputHelper _output;
     private readonly List<QemuGuest> _guests = [];
+    private string[] _daemonArgs = [];
 
     private GuestTestBed(ITestOutputHelper output, string directory, GuestKernel kernel)
     {
@@ -36,15 +37,19 @@ internal sealed class GuestTestBed : IDisposable
 
     public VdpadProcess? Daemon { get; private set; }
 
-    /// <summary>Makes the folder and starts vdpad with vhost_vdpa as its only bus driver.</summary>
-    public static async Task<GuestTestBed> StartAsync(ITestOutputHelper output, params string[] extraDaemonArgs)
+    /// <summary>
+    /// Makes the folder and starts vdpad with vhost_vdpa as its only bus driver; with <paramref name="stateFile"/> it
+    /// keeps its devices in <c>state.json</c> in the folder, so a restarted vdpad re-creates them.
+    /// </summary>
+    public static async Task<GuestTestBed> StartAsync(ITestOutputHelper output, bool stateFile = false)
     {
         GuestKernel kernel = GuestEnvironment.Kernel ?? throw new InvalidOperationException(GuestEnvironment.MissingReason);
         string dir = System.IO.Directory.CreateTempSubdirectory("uvdpa-guest-").FullName;
         var bed = new GuestTestBed(output, dir, kernel);
+        if (stateFile) bed._daemonArgs = ["--state-file", Path.Combine(dir, "state.json")];
         try
         {
-            await bed.StartDaemonAsync(extraDaemonArgs);
+            await bed.StartDaemonAsync();
         }
         catch
         {
@@ -54,11 +59,11 @@ internal sealed class GuestTestBed : IDisposable
         return bed;
     }
 
-    /// <summary>Starts (or restarts, after <see cref="StopDaemon"/>) vdpad.</summary>
-    public async Task StartDaemonAsync(params string[] extraDaemonArgs)
+    /// <summary>Starts (or restarts, after <see cref="StopDaemon"/>) vdpad with the same options.</summary>
+    public async Task StartDaemonAsync()
     {
         if (Daemon is not null) throw new InvalidOperationException("vdpad is already running");
-        Daemon = await VdpadProcess.StartAsync(["--drivers", "vhost_vdpa", "--vhost-user-dir", VhostUserDirectory, .. extraDaemonArgs]);
+        Daemon = await VdpadProcess.StartAsync(["--drivers", "vhost_vdpa", "--vhost-user-dir", VhostUserDirectory, .. _daemonArgs]);
     }
 
     /// <summary>Stops vdpad (SIGTERM) and keeps its log in the test output.</summary>

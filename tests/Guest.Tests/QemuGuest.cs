@@ -113,6 +113,13 @@ internal sealed class QemuGuest : IDisposable
         throw new TimeoutException($"the guest did not print '{text}' ({(done == _exited.Task ? "QEMU exited" : $"waited {timeout}")})");
     }
 
+    /// <summary>Types <paramref name="text"/> on the guest's serial console (QEMU's stdin).</summary>
+    public void SendConsoleInput(string text)
+    {
+        _process.StandardInput.Write(text);
+        _process.StandardInput.Flush();
+    }
+
     /// <summary>Waits for QEMU to exit; kills it after <paramref name="timeout"/>. Returns false on timeout.</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
