@@ -36,6 +36,36 @@ public sealed class BlkGuestTests(ITestOutputHelper output)
         await BlkPatterns.VerifyImageAsync(image, capacity, chunks, bed.LastReport());
     }
 
+    /// <summary>
+    /// The QEMU 7.2 trap: without <c>num-queues=1</c> vhost-user-blk-pci wants one queue per vCPU. With two vCPUs and
+    /// vdpasim_blk's one queue QEMU must refuse at realize with its clear message on every retry (it reconnects up
+    /// to three times; a back-end that refused those reconnects made QEMU print "Protocol error" instead).
+    /// </summary>
+    [GuestFact]
+    public async Task TwoVcpus_WithoutNumQueues_QemuRefusesWithTheQueueCount_OnEveryAttempt()
+    {
+        using var bed = await GuestTestBed.StartAsync(output);
+        await bed.VdpaAsync("dev", "add", "name", "q0", "mgmtdev", "vdpasim_blk");
+        string socket = bed.SocketOf("q0");
+        string initrd = Path.Combine(bed.Directory, "unused.cpio");
+        await new GuestInitramfs(bed.Kernel).WriteAsync(initrd, "");
+        using QemuGuest guest = QemuGuest.Start(bed.Kernel, initrd, ["-chardev", $"socket,id=vu0,path={socket}", "-device", "vhost-user-blk-pci,chardev=vu0"], cpus: 2);
+        bool exited = await guest.WaitForExitAsync(GuestTestBed.GuestTimeout);
+        string report = bed.Report(guest);
+        output.WriteLine(guest.Report());
+        Assert.True(exited && guest.ExitCode != 0, "QEMU did not fail at realize\n" + report);
+        string[] errors = guest.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(errors.Length > 0 && errors.All(l => l.Contains("The maximum number of queues supported by the backend is 1", StringComparison.Ordinal)),
+            "QEMU's errors are not all the queue-count refusal\n" + report);
+        Assert.True(string.IsNullOrEmpty(guest.Console.Trim()), "the guest booted although realize failed\n" + report);
+
+        // The device is still usable afterwards by a correctly configured guest.
+        var chunks = BlkPatterns.Plan(128L << 20, seed: 5).Take(2).ToList();
+        string scenario = BlkPatterns.ProbeScript() + BlkPatterns.WriteScript(chunks) + BlkPatterns.ReadScript(chunks);
+        GuestConsole console = await bed.BootAsync(new GuestInitramfs(bed.Kernel).AddPatterns(chunks), scenario, BlkDeviceArguments(socket));
+        BlkPatterns.VerifyConsole(console, 128L << 20, chunks, bed.LastReport());
+    }
+
     /// <summary>QEMU's device options for a blk device on <paramref name="socket"/>; <paramref name="chardevExtra"/> e.g. ",reconnect=1".</summary>
     internal static string[] BlkDeviceArguments(string socket, string chardevExtra = "") =>
     [

@@ -35,12 +35,12 @@ internal sealed class QemuGuest : IDisposable
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
-    /// <summary>Starts the guest with <paramref name="deviceArguments"/> (chardev/netdev/device options).</summary>
-    public static QemuGuest Start(GuestKernel kernel, string initrd, IEnumerable<string> deviceArguments)
+    /// <summary>Starts the guest with <paramref name="deviceArguments"/> (chardev/netdev/device options) and <paramref name="cpus"/> vCPUs.</summary>
+    public static QemuGuest Start(GuestKernel kernel, string initrd, IEnumerable<string> deviceArguments, int cpus = 1)
     {
         List<string> args =
         [
-            "-machine", "q35", "-accel", "tcg", "-smp", "1", "-m", $"{MemoryMiB}M",
+            "-machine", "q35", "-accel", "tcg", "-smp", cpus.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", $"{MemoryMiB}M",
             "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
             "-object", $"memory-backend-memfd,id=mem,size={MemoryMiB}M,share=on", "-numa", "node,memdev=mem",
             .. deviceArguments,
