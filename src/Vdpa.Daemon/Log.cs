@@ -17,6 +17,15 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Warning, "removing stale socket file {SocketPath} (nothing listens on it)")]
     public static partial void StaleSocketRemoved(ILogger logger, string socketPath);
 
+    [LoggerMessage(40, LogLevel.Information, "vhost-user {Device}: the front-end disconnected; the device is reset and the next front-end may connect")]
+    public static partial void VhostUserSessionEnded(ILogger logger, string device);
+
+    [LoggerMessage(41, LogLevel.Warning, "vhost-user {Device}: session closed on error: {Reason}; the device is reset and the next front-end may connect")]
+    public static partial void VhostUserSessionFailed(ILogger logger, string device, string reason);
+
+    [LoggerMessage(42, LogLevel.Warning, "vhost-user {Device}: connection refused: {Reason}")]
+    public static partial void VhostUserConnectionRefused(ILogger logger, string device, string reason);
+
     [LoggerMessage(10, LogLevel.Information, "state file {Path}: restored {Restored} of {Total} device(s)")]
     public static partial void StateRestored(ILogger logger, string path, int restored, int total);
 

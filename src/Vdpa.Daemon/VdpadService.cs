@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Uvdpa.Vdpa.Core;
 using Uvdpa.Vdpa.Management;
+using Uvdpa.Vhost.User.Backend;
 
 namespace Uvdpa.Vdpa.Daemon;
 
@@ -52,6 +53,18 @@ internal sealed class VdpadService : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>vhost-user sessions leave a trace: why one ended, why a connection was refused.</summary>
+    private void LogSessions(VhostUserBusDriver driver)
+    {
+        var logger = _loggerFactory.CreateLogger("vdpad.vhost-user");
+        driver.SessionEnded += (device, error) =>
+        {
+            if (error is null) Log.VhostUserSessionEnded(logger, device.Name);
+            else Log.VhostUserSessionFailed(logger, device.Name, error.Message);
+        };
+        driver.ConnectionRefused += (device, reason) => Log.VhostUserConnectionRefused(logger, device.Name, reason);
+    }
+
     private void Start()
     {
         uint? socketGroup = null;
@@ -68,6 +81,7 @@ internal sealed class VdpadService : IHostedService, IAsyncDisposable
         foreach (string name in _options.Drivers)
         {
             var d = BusModules.CreateDriver(name, _options);
+            if (d is VhostUserBusDriver vhostUser) LogSessions(vhostUser);
             _bus.RegisterDriver(d);
             _drivers.Add(d);
         }

@@ -192,6 +192,31 @@ public sealed unsafe class UnixStreamSocket : IDisposable
         return new PeerCredentials(ucred[0], (uint)ucred[1], (uint)ucred[2]);
     }
 
+    /// <summary>
+    /// True when the peer has closed or shut down its side (poll(2) POLLRDHUP/POLLHUP/POLLERR, without waiting and
+    /// without consuming data), or this socket is closed. Never throws.
+    /// </summary>
+    public bool IsPeerGone()
+    {
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            var pfd = new Libc.PollFd { Fd = _fd.Value, Events = Libc.POLLRDHUP };
+            // SAFETY: pfd is a local struct; poll reads and writes exactly one pollfd through the pointer.
+            int r = Libc.Poll(&pfd, 1, 0);
+            return r > 0 && (pfd.Revents & (Libc.POLLRDHUP | Libc.POLLHUP | Libc.POLLERR | Libc.POLLNVAL)) != 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        finally
+        {
+            if (added) _fd.DangerousRelease();
+        }
+    }
+
     /// <summary>shutdown(SHUT_RDWR): a blocked <see cref="Receive"/> returns 0 and the peer sees end of stream. Never throws.</summary>
     public void Shutdown()
     {

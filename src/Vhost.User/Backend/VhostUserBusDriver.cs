@@ -122,6 +122,9 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
         private readonly VdpaDevice _device;
         private readonly UnixStreamListener _listener;
         private readonly VhostUserDriverOptions _options;
+        /// <summary>How long a new connection waits for the session of a hung-up one to end (a device reset).</summary>
+        private static readonly TimeSpan SessionDrainTimeout = TimeSpan.FromSeconds(10);
+
         private readonly Lock _lock = new();
         private readonly uint _ownUid = ProcessIdentity.EffectiveUserId;
         private Task? _acceptLoop;
@@ -157,6 +160,7 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
                 }
                 if (socket is null) return;
                 string? refusal = CheckPeer(socket);
+                if (refusal is null) WaitForHungUpSession();
                 lock (_lock)
                 {
                     if (refusal is null && (_closed || _active is not null)) refusal = _closed ? "driver removed" : "another front-end is connected";
@@ -171,6 +175,18 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
                 socket.Dispose();
                 _driver.ConnectionRefused?.Invoke(_device, refusal);
             }
+        }
+
+        /// <summary>
+        /// A front-end that reconnects at once (QEMU 7.2 retrying vhost-user-blk realize, <c>reconnect=</c>) can be
+        /// accepted before the session of its previous connection has seen end of stream and reset the device; when
+        /// the active connection's peer is gone, let that session finish instead of refusing the newcomer.
+        /// </summary>
+        private void WaitForHungUpSession()
+        {
+            Task? previous;
+            lock (_lock) previous = _active is { } active && active.Socket.IsPeerGone() ? _session : null;
+            if (previous is not null) Task.WaitAny([previous], SessionDrainTimeout);
         }
 
         private string? CheckPeer(UnixStreamSocket socket)

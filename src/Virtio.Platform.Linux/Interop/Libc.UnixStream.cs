@@ -20,6 +20,7 @@ internal static unsafe partial class Libc
     internal const short POLLERR = 0x8;
     internal const short POLLHUP = 0x10;
     internal const short POLLNVAL = 0x20;
+    internal const short POLLRDHUP = 0x2000;
     internal const int SunPathLength = 108;   // sizeof(sockaddr_un.sun_path), including the NUL
     internal const int SockaddrUnSize = 110;  // sa_family_t + sun_path
     internal const int CmsgHeaderSize = 16;   // struct cmsghdr on LP64: size_t len; int level; int type
