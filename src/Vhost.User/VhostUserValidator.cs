@@ -4,7 +4,8 @@ namespace Uvdpa.Vhost.User;
 /// <param name="VringCount">Vrings the front-end may name.</param>
 /// <param name="AckedProtocolFeatures">Protocol features the front-end set (SET_PROTOCOL_FEATURES).</param>
 /// <param name="ProtocolFeaturesNegotiated">True once SET_PROTOCOL_FEATURES arrived (bit 30 was offered).</param>
-public readonly record struct ValidationContext(int VringCount, ProtocolFeatures AckedProtocolFeatures, bool ProtocolFeaturesNegotiated);
+/// <param name="FeaturesSet">True once SET_FEATURES was accepted in this session.</param>
+public readonly record struct ValidationContext(int VringCount, ProtocolFeatures AckedProtocolFeatures, bool ProtocolFeaturesNegotiated, bool FeaturesSet = false);
 
 /// <summary>
 /// Checks a front-end message in layers before any handler runs (rust-vmm vhost's order): header; known request;
@@ -73,7 +74,10 @@ public static class VhostUserValidator
         };
         if ((context.AckedProtocolFeatures & gate) != gate)
             throw new VhostUserProtocolException(r, $"protocol feature {gate} was not negotiated");
-        if (r == FrontendRequest.SetVringEnable && !context.ProtocolFeaturesNegotiated)
+        // DPDK 22.11 virtio_user in server mode opens a reconnected session with SET_VRING_ENABLE(0) and GET_VRING_BASE
+        // before GET_FEATURES (vhost-user.md §3.3 F): a disable before any negotiation is accepted (a no-op).
+        if (r == FrontendRequest.SetVringEnable && !context.ProtocolFeaturesNegotiated
+            && (context.FeaturesSet || message.Read<VhostVringState>().Num != 0))
             throw new VhostUserProtocolException(r, "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES");
 
         // Layer 5: indices and value ranges.

@@ -14,10 +14,14 @@ namespace Uvdpa.Vhost.User.Backend;
 /// Address spaces: front-ends never negotiate ACCESS_PLATFORM, the simulators require it. The back-end hides the bit
 /// from GET_FEATURES, always sets it towards the device, binds the front-end's regions as the device's memory with
 /// pass-through (IOVA = GPA) translation, and translates SET_VRING_ADDR's front-end virtual addresses to GPAs.
-/// Status: vhost-user carries no status without PROTOCOL_F_STATUS, so the back-end drives it: ACK|DRIVER|FEATURES_OK
-/// after SET_FEATURES, DRIVER_OK when the first ring starts, reset when the front-end goes away.
-/// Not offered: LOG_SHMFD (QEMU then installs a migration blocker), INFLIGHT_SHMFD, STATUS, CONFIGURE_MEM_SLOTS,
-/// BACKEND_REQ, packed rings.
+/// Status: without PROTOCOL_F_STATUS the back-end drives it: ACK|DRIVER|FEATURES_OK after SET_FEATURES, DRIVER_OK when
+/// the first ring starts, reset when the front-end goes away. With STATUS, SET_STATUS/GET_STATUS map onto the device
+/// status as VHOST_VDPA_SET_STATUS/GET_STATUS do (bits may only be added; 0 resets), SET_FEATURES still brings the
+/// device to FEATURES_OK (so QEMU's "add FEATURES_OK if missing" finds it set), and DRIVER_OK comes from the
+/// front-end. SET_STATUS(0) only marks a reset as pending: QEMU 7.2 sends it before GET_VRING_BASE, so the rings keep
+/// their device state until they are all stopped (GET_VRING_BASE or SET_VRING_ENABLE(0)), the next SET_FEATURES or
+/// SET_STATUS, or the disconnect; only then is the device reset.
+/// Not offered: LOG_SHMFD (QEMU then installs a migration blocker), CONFIGURE_MEM_SLOTS, BACKEND_REQ, packed rings.
 /// </remarks>
 public sealed class VhostUserBackend
 {
@@ -25,7 +29,7 @@ public sealed class VhostUserBackend
     public const int ProtocolFeaturesBit = 30;
 
     /// <summary>Protocol features this back-end offers.</summary>
-    public const ProtocolFeatures OfferedProtocolFeatures = ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config;
+    public const ProtocolFeatures OfferedProtocolFeatures = ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config | ProtocolFeatures.Status;
 
     private const ulong ProtocolFeaturesMask = 1UL << ProtocolFeaturesBit;
     private const ulong NetControlBits = (1UL << NetFeatures.CtrlVq) | (1UL << NetFeatures.CtrlRx) | (1UL << NetFeatures.CtrlVlan)
@@ -44,6 +48,7 @@ public sealed class VhostUserBackend
     private bool _featuresSet;
     private bool _protocolBitAcked;
     private ulong _deviceFeatures;
+    private bool _resetPending;     // SET_STATUS(0) seen, device reset deferred until the rings are stopped
     private GuestMemory _memory = GuestMemory.Empty;
 
     /// <summary>Creates the back-end for <paramref name="device"/>.</summary>
@@ -121,6 +126,7 @@ public sealed class VhostUserBackend
         _featuresSet = false;
         _protocolBitAcked = false;
         _deviceFeatures = 0;
+        _resetPending = false;
         _memory = GuestMemory.Empty;
     }
 
@@ -138,10 +144,10 @@ public sealed class VhostUserBackend
     /// <summary>Validates and handles one message; false when a failure could not be reported (the session ends).</summary>
     private bool Dispatch(VhostUserConnection connection, VhostUserMessage message)
     {
-        VhostUserValidator.Validate(message, new ValidationContext(VringCount, _ackedProtocol, _protocolNegotiated));
+        VhostUserValidator.Validate(message, new ValidationContext(VringCount, _ackedProtocol, _protocolNegotiated, _featuresSet));
         var r = message.Request;
         bool hasReply = r is FrontendRequest.GetFeatures or FrontendRequest.GetProtocolFeatures or FrontendRequest.GetVringBase
-            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig;
+            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig or FrontendRequest.GetStatus;
         bool ack = !hasReply && message.Header.NeedsReply && (_ackedProtocol & ProtocolFeatures.ReplyAck) != 0;
         try
         {
@@ -245,7 +251,11 @@ public sealed class VhostUserBackend
                     var ring = _rings[s.Index];
                     ring.Enabled = s.Num == 1;
                     if (ring.Enabled) TryStart(r, (int)s.Index);
-                    else StopOnDevice((int)s.Index);
+                    else
+                    {
+                        StopOnDevice((int)s.Index);
+                        ResetIfStopped();
+                    }
                     break;
                 }
             case FrontendRequest.GetVringBase:
@@ -258,9 +268,17 @@ public sealed class VhostUserBackend
                     ring.KickSet = false;
                     ring.Polling = false;
                     ring.ReplaceKick(null);
+                    ResetIfStopped(); // the base is already saved: a deferred reset cannot change the answer
                     c.Send(r, VhostUserHeader.ReplyFlag, new VhostVringState { Index = s.Index, Num = ring.Base });
                     break;
                 }
+            case FrontendRequest.SetStatus:
+                SetFrontendStatus((byte)m.ReadU64());
+                break;
+            case FrontendRequest.GetStatus:
+                // A deferred reset is already a reset for the front-end (vhost_vdpa would read 0 after SET_STATUS(0)).
+                c.ReplyU64(r, _resetPending ? 0UL : _device.GetStatus());
+                break;
             case FrontendRequest.GetConfig:
                 {
                     var h = m.Read<VhostUserConfigHeader>();
@@ -298,6 +316,7 @@ public sealed class VhostUserBackend
     {
         const FrontendRequest r = FrontendRequest.SetFeatures;
         if ((features & ~_offeredFeatures) != 0) Fail(r, $"features 0x{features & ~_offeredFeatures:x} were not offered");
+        if (_resetPending) ResetNow();
         ulong toDevice = (features & ~ProtocolFeaturesMask) | (1UL << VirtioFeatures.AccessPlatform);
         bool protocolBit = (features & ProtocolFeaturesMask) != 0;
         if (_featuresSet && toDevice == _deviceFeatures)
@@ -328,6 +347,56 @@ public sealed class VhostUserBackend
         _deviceFeatures = toDevice;
         _protocolBitAcked = protocolBit;
         for (int i = 0; i < _rings.Length; i++) TryStart(r, i);
+    }
+
+    private bool StatusNegotiated => (_ackedProtocol & ProtocolFeatures.Status) != 0;
+
+    /// <summary>SET_STATUS with PROTOCOL_F_STATUS: vhost_vdpa_set_status over the device (0 resets, deferred; bits are only added).</summary>
+    private void SetFrontendStatus(byte status)
+    {
+        const FrontendRequest r = FrontendRequest.SetStatus;
+        if (status == 0)
+        {
+            // QEMU 7.2 trap: SET_STATUS(0) precedes GET_VRING_BASE on stop. Resetting now would make GET_VRING_BASE
+            // answer 0 instead of the next available index, so only remember it (vhost-user.md §3.8).
+            _resetPending = true;
+            ResetIfStopped();
+            return;
+        }
+        if (_resetPending) ResetNow();
+        byte old = _device.GetStatus();
+        // vhost_vdpa_set_status: "Normally, virtio_vdpa_set_status() should not clear bits" (-EINVAL).
+        if ((old & ~status) != 0) Fail(r, $"status 0x{status:x2} would clear bits of 0x{old:x2}");
+        const byte featureOk = (byte)DeviceStatus.FeaturesOk;
+        if ((status & featureOk) != 0 && !_featuresSet) Fail(r, "FEATURES_OK before SET_FEATURES");
+        if ((status & (byte)DeviceStatus.DriverOk) != 0 && (status & featureOk) == 0) Fail(r, "DRIVER_OK without FEATURES_OK");
+        if (status == old) return;
+        _device.SetStatus(status);
+        if ((status & featureOk) != 0 && (_device.GetStatus() & featureOk) == 0) Fail(r, "device refused FEATURES_OK");
+        if ((status & (byte)DeviceStatus.DriverOk) != 0 && (old & (byte)DeviceStatus.DriverOk) == 0)
+        {
+            // The device starts now: pick up what the rings already hold.
+            for (int i = 0; i < _rings.Length; i++)
+            {
+                if (_rings[i].Applied) _ops.KickVq(i);
+            }
+        }
+    }
+
+    /// <summary>Performs a deferred SET_STATUS(0) once no ring runs on the device.</summary>
+    private void ResetIfStopped()
+    {
+        if (_resetPending && !_rings.Any(x => x.Applied)) ResetNow();
+    }
+
+    /// <summary>The device reset of SET_STATUS(0): rings are stopped first, so their bases survive for GET_VRING_BASE.</summary>
+    private void ResetNow()
+    {
+        for (int i = 0; i < _rings.Length; i++) StopOnDevice(i);
+        _device.Reset(VdpaDevice.ResetCleanMap);
+        _featuresSet = false;
+        _deviceFeatures = 0;
+        _resetPending = false;
     }
 
     private void SetMemTable(VhostUserMessage m)
@@ -438,7 +507,7 @@ public sealed class VhostUserBackend
     {
         var ring = _rings[i];
         bool enabled = ring.Enabled || (_featuresSet && !_protocolBitAcked);
-        if (ring.Applied || !ring.KickSet || !enabled || !_featuresSet || ring.Num == 0 || ring.Address is null || _memory.Regions.Count == 0) return;
+        if (_resetPending || ring.Applied || !ring.KickSet || !enabled || !_featuresSet || ring.Num == 0 || ring.Address is null || _memory.Regions.Count == 0) return;
         Translate(r, _memory, ring.Address.Value, ring.Num, out var desc, out var avail, out var used);
         _ops.SetVqNum(i, ring.Num);
         int err = _ops.SetVqAddress(i, new Iova(desc.Value), new Iova(avail.Value), new Iova(used.Value));
@@ -452,7 +521,8 @@ public sealed class VhostUserBackend
         ring.Used = used;
         ring.Applied = true;
         byte status = _device.GetStatus();
-        if ((status & (byte)DeviceStatus.DriverOk) == 0) _device.SetStatus((byte)(status | (byte)DeviceStatus.DriverOk));
+        // With PROTOCOL_F_STATUS the front-end sets DRIVER_OK itself (SET_STATUS); without it the back-end does.
+        if (!StatusNegotiated && (status & (byte)DeviceStatus.DriverOk) == 0) _device.SetStatus((byte)(status | (byte)DeviceStatus.DriverOk));
         // Pick up buffers made available before the ring started (QEMU blk kicks every queue after start).
         _ops.KickVq(i);
     }
