@@ -47,6 +47,7 @@ public static class VhostUserValidator
             FrontendRequest.SetVringNum or FrontendRequest.SetVringBase or FrontendRequest.GetVringBase
                 or FrontendRequest.SetVringEnable => VhostVringState.Size,
             FrontendRequest.SetVringAddr => VhostVringAddr.Size,
+            FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd => VhostUserInflight.Size,
             FrontendRequest.SetMemTable => MemTableSize(message),
             FrontendRequest.GetConfig or FrontendRequest.SetConfig => ConfigSize(message),
             _ => throw new VhostUserProtocolException(r, $"unsupported request {(uint)r}"),
@@ -57,6 +58,7 @@ public static class VhostUserValidator
         int fds = r switch
         {
             FrontendRequest.SetMemTable => (int)message.Read<uint>(),
+            FrontendRequest.SetInflightFd => 1,
             FrontendRequest.SetVringKick or FrontendRequest.SetVringCall or FrontendRequest.SetVringErr
                 => (message.ReadU64() & VringFdIndex.NoFdFlag) != 0 ? 0 : 1,
             _ => 0,
@@ -70,6 +72,7 @@ public static class VhostUserValidator
             FrontendRequest.GetQueueNum => ProtocolFeatures.Mq,
             FrontendRequest.GetConfig or FrontendRequest.SetConfig => ProtocolFeatures.Config,
             FrontendRequest.GetStatus or FrontendRequest.SetStatus => ProtocolFeatures.Status,
+            FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd => ProtocolFeatures.InflightShmfd,
             _ => ProtocolFeatures.None,
         };
         if ((context.AckedProtocolFeatures & gate) != gate)
@@ -102,6 +105,14 @@ public static class VhostUserValidator
                     ulong v = message.ReadU64();
                     if ((v & ~(VringFdIndex.IndexMask | VringFdIndex.NoFdFlag)) != 0) throw new VhostUserProtocolException(r, $"reserved bits in 0x{v:x}");
                     CheckIndex(r, (uint)(v & VringFdIndex.IndexMask), context);
+                    break;
+                }
+            case FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd:
+                {
+                    var f = message.Read<VhostUserInflight>();
+                    if (f.NumQueues == 0 || f.NumQueues > context.VringCount) throw new VhostUserProtocolException(r, $"inflight num_queues {f.NumQueues} (1..{context.VringCount})");
+                    if (f.QueueSize == 0 || f.QueueSize > 32768 || (f.QueueSize & (f.QueueSize - 1)) != 0)
+                        throw new VhostUserProtocolException(r, $"inflight queue_size {f.QueueSize} is not a power of 2 in 1..32768");
                     break;
                 }
             case FrontendRequest.SetStatus:

@@ -28,48 +28,58 @@ public sealed class GoldenSequenceTests
     {
         using var f = DeviceFixture.Blk();
         ulong guestFeatures = 1UL << VirtioFeatures.Version1 | 1UL << BlkFeatures.Flush | 1UL << BlkFeatures.BlkSize | 1UL << BlkFeatures.SegMax;
-        ushort stoppedAt;
-        using (var fe = f.Connect())
-        {
-            var masked = QemuBlkRealize(fe);
-            ulong features = 0;
-            QemuBlkStart(fe, guestFeatures, baseIndex: 0, ref features);
-            Assert.Equal(Ack | Driver | FeaturesOk | DriverOk, f.Device.GetStatus());
-            Assert.True(f.Device.Ops.GetVqReady(0));
+        using var fe = f.Connect();
+        using var inflight = new Inflight();
+        var masked = QemuBlkRealize(fe);
+        QemuBlkStart(fe, guestFeatures, baseIndex: 0, inflight, prepare: true);
+        Assert.Equal(Ack | Driver | FeaturesOk | DriverOk, f.Device.GetStatus());
+        Assert.True(f.Device.Ops.GetVqReady(0));
+        Assert.NotNull(inflight.Fd); // INFLIGHT_SHMFD was offered and used
 
-            var pattern = Pattern(4096, 1);
-            Assert.Equal(0, Io.Blk(fe, BlkRequestType.Out, 16, pattern, 0, 1).Status);
-            Assert.Equal(pattern, Io.Blk(fe, BlkRequestType.In, 16, null, 4096, 2).Data);
+        var pattern = Pattern(4096, 1);
+        Assert.Equal(0, Io.Blk(fe, BlkRequestType.Out, 16, pattern, 0, 1).Status);
+        Assert.Equal(pattern, Io.Blk(fe, BlkRequestType.In, 16, null, 4096, 2).Data);
 
-            // C. Stop: SET_STATUS(0) first (the 7.2 trap), then ENABLE(0), then GET_VRING_BASE.
-            Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetStatus, 0UL));
-            Assert.Equal(0ul, fe.GetU64(FrontendRequest.GetStatus));
-            Assert.True(f.Device.Ops.GetVqReady(0)); // the reset waits for the rings
-            Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringEnable, new VhostVringState { Index = 0, Num = 0 }));
-            stoppedAt = (ushort)fe.GetVringBase(0);
-            Assert.Equal(2, stoppedAt);
-            Assert.Equal(0, f.Device.GetStatus());
-            Assert.False(f.Device.Ops.GetVqReady(0));
+        // C. Stop: SET_STATUS(0) first (the 7.2 trap), then ENABLE(0), then GET_VRING_BASE.
+        Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetStatus, 0UL));
+        Assert.Equal(0ul, fe.GetU64(FrontendRequest.GetStatus));
+        Assert.True(f.Device.Ops.GetVqReady(0)); // the reset waits for the rings
+        Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringEnable, new VhostVringState { Index = 0, Num = 0 }));
+        ushort stoppedAt = (ushort)fe.GetVringBase(0);
+        Assert.Equal(2, stoppedAt);
+        Assert.Equal(0, f.Device.GetStatus());
+        Assert.False(f.Device.Ops.GetVqReady(0));
 
-            // B again (guest driver reloaded, rings kept): resumes at the returned base.
-            QemuBlkStart(fe, guestFeatures, baseIndex: stoppedAt, ref features, prepare: false);
-            Assert.Equal(0, Io.Blk(fe, BlkRequestType.Flush, 0, null, 0, 3).Status);
-            Assert.Equal(3, fe.UsedIndex(0));
-            masked.Dispose();
-        }
+        // B again (VM resumed): same rings and inflight buffer, resumes at the returned base.
+        QemuBlkStart(fe, guestFeatures, baseIndex: stoppedAt, inflight, prepare: false);
+        Assert.Equal(0, Io.Blk(fe, BlkRequestType.Flush, 0, null, 0, 3).Status);
+        Assert.Equal(3, fe.UsedIndex(0));
+        masked.Dispose();
+
+        // D. The connection drops; QEMU stops locally (last_avail_idx := used->idx), reconnects, repeats A.1–A.8
+        // without GET_CONFIG, then B without GET_INFLIGHT_FD (it kept the buffer).
+        fe.Connection.Dispose();
         Assert.Null(f.WaitSessionEnded());
         Assert.Equal(0, f.Device.GetStatus());
-
-        // D. Reconnect: A.1–A.8 without GET_CONFIG, then B with SET_VRING_BASE = used idx (a fresh ring here).
-        using var again = f.Connect();
-        using (QemuBlkRealize(again, getConfig: false))
+        fe.Reconnect(f.SocketPath);
+        using (QemuBlkRealize(fe, getConfig: false))
         {
-            ulong features2 = 0;
-            QemuBlkStart(again, guestFeatures, baseIndex: 0, ref features2);
+            var fd = inflight.Fd;
+            QemuBlkStart(fe, guestFeatures, baseIndex: fe.UsedIndex(0), inflight, prepare: false);
+            Assert.Same(fd, inflight.Fd);
             var p = Pattern(512, 9);
-            Assert.Equal(0, Io.Blk(again, BlkRequestType.Out, 0, p, 0, 1).Status);
-            Assert.Equal(p, Io.Blk(again, BlkRequestType.In, 0, null, 512, 2).Data);
+            Assert.Equal(0, Io.Blk(fe, BlkRequestType.Out, 0, p, 0, 4).Status);
+            Assert.Equal(p, Io.Blk(fe, BlkRequestType.In, 0, null, 512, 5).Data);
+            Assert.Equal(5, fe.UsedIndex(0));
         }
+    }
+
+    /// <summary>The inflight memfd QEMU keeps across stops and reconnects.</summary>
+    private sealed class Inflight : IDisposable
+    {
+        public FileDescriptor? Fd;
+        public VhostUserInflight Info;
+        public void Dispose() => Fd?.Dispose();
     }
 
     /// <summary>§3.1 A: realize. Returns the masked call notifier (kept alive by the caller).</summary>
@@ -102,11 +112,20 @@ public sealed class GoldenSequenceTests
     }
 
     /// <summary>§3.1 B: DRIVER_OK (7.2 order). <paramref name="prepare"/> false restarts existing rings.</summary>
-    private static void QemuBlkStart(TestFrontend fe, ulong guestFeatures, ushort baseIndex, ref ulong features, bool prepare = true)
+    private static void QemuBlkStart(TestFrontend fe, ulong guestFeatures, ushort baseIndex, Inflight inflight, bool prepare)
     {
-        features = guestFeatures | Bit30;
+        ulong features = guestFeatures | Bit30;
         fe.Send(FrontendRequest.SetFeatures, features);
         AddStatus(fe, FeaturesOk);
+        if (inflight.Fd is null)
+        {
+            fe.Send(FrontendRequest.GetInflightFd, new VhostUserInflight { NumQueues = 1, QueueSize = 256 });
+            using var reply = fe.ReadReply(FrontendRequest.GetInflightFd);
+            inflight.Info = reply.Read<VhostUserInflight>();
+            Assert.NotEqual(0ul, inflight.Info.MmapSize);
+            inflight.Fd = reply.TakeDescriptor(0);
+        }
+        fe.Send(FrontendRequest.SetInflightFd, inflight.Info, false, inflight.Fd);
         var addr = prepare ? fe.PrepareRing(0) : fe.RingAddresses[0];
         fe.Send(FrontendRequest.SetVringCall, 0UL, false, fe.Calls[0]!.Descriptor); // the guest notifier, before dev_start
         fe.Send(FrontendRequest.SetFeatures, features);

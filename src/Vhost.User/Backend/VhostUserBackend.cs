@@ -21,6 +21,12 @@ namespace Uvdpa.Vhost.User.Backend;
 /// front-end. SET_STATUS(0) only marks a reset as pending: QEMU 7.2 sends it before GET_VRING_BASE, so the rings keep
 /// their device state until they are all stopped (GET_VRING_BASE or SET_VRING_ENABLE(0)), the next SET_FEATURES or
 /// SET_STATUS, or the disconnect; only then is the device reset.
+/// Inflight tracking (INFLIGHT_SHMFD, offered for blk devices with <see cref="VdpaOptionalOps.InflightTracking"/>):
+/// the device reports every request it takes and completes to an <see cref="InflightRegion"/> in the front-end's
+/// buffer. When a ring starts with a buffer, the buffer (not SET_VRING_BASE) decides where it starts, as in
+/// libvhost-user: at the ring's used index, after the last batch is repaired. The requests that were inflight are
+/// then exactly the next available entries (the simulator completes in order, and the back-end checks this against
+/// the ring), so the device takes them again, oldest first, before anything new.
 /// Not offered: LOG_SHMFD (QEMU then installs a migration blocker), CONFIGURE_MEM_SLOTS, BACKEND_REQ, packed rings.
 /// </remarks>
 public sealed class VhostUserBackend
@@ -39,6 +45,7 @@ public sealed class VhostUserBackend
     private readonly VdpaDevice _device;
     private readonly VdpaConfigOps _ops;
     private readonly ulong _offeredFeatures;
+    private readonly bool _offerInflight;
     private readonly Lock _sessionLock = new();
 
     // ---- session state (touched only by the session thread) ----
@@ -49,6 +56,7 @@ public sealed class VhostUserBackend
     private bool _protocolBitAcked;
     private ulong _deviceFeatures;
     private bool _resetPending;     // SET_STATUS(0) seen, device reset deferred until the rings are stopped
+    private InflightRegion? _inflight;
     private GuestMemory _memory = GuestMemory.Empty;
 
     /// <summary>Creates the back-end for <paramref name="device"/>.</summary>
@@ -69,7 +77,12 @@ public sealed class VhostUserBackend
         }
         _offeredFeatures = (features & ~hidden) | ProtocolFeaturesMask;
         VringCount = vrings;
+        _offerInflight = device.DeviceId == (uint)VirtioDeviceId.Block && _ops.Supports(VdpaOptionalOps.InflightTracking);
+        OfferedProtocol = OfferedProtocolFeatures | (_offerInflight ? ProtocolFeatures.InflightShmfd : ProtocolFeatures.None);
     }
+
+    /// <summary>Protocol features GET_PROTOCOL_FEATURES reports for this device (blk adds INFLIGHT_SHMFD).</summary>
+    public ProtocolFeatures OfferedProtocol { get; }
 
     /// <summary>Vrings the front-end may use (net: RX/TX pairs without the control queue).</summary>
     public int VringCount { get; }
@@ -127,6 +140,7 @@ public sealed class VhostUserBackend
         _protocolBitAcked = false;
         _deviceFeatures = 0;
         _resetPending = false;
+        _inflight = null;
         _memory = GuestMemory.Empty;
     }
 
@@ -135,6 +149,7 @@ public sealed class VhostUserBackend
         foreach (var ring in _rings) ring.ReplaceKick(null); // no more doorbells
         _device.Reset(VdpaDevice.ResetCleanMap);
         _ops.BindMemory(GuestMemory.Empty);
+        ReplaceInflight(null);
         foreach (var ring in _rings) ring.Dispose();
         foreach (var region in _memory.Regions) region.Dispose();
         _memory = GuestMemory.Empty;
@@ -147,7 +162,7 @@ public sealed class VhostUserBackend
         VhostUserValidator.Validate(message, new ValidationContext(VringCount, _ackedProtocol, _protocolNegotiated, _featuresSet));
         var r = message.Request;
         bool hasReply = r is FrontendRequest.GetFeatures or FrontendRequest.GetProtocolFeatures or FrontendRequest.GetVringBase
-            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig or FrontendRequest.GetStatus;
+            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig or FrontendRequest.GetStatus or FrontendRequest.GetInflightFd;
         bool ack = !hasReply && message.Header.NeedsReply && (_ackedProtocol & ProtocolFeatures.ReplyAck) != 0;
         try
         {
@@ -175,12 +190,12 @@ public sealed class VhostUserBackend
                 SetFeatures(m.ReadU64());
                 break;
             case FrontendRequest.GetProtocolFeatures:
-                c.ReplyU64(r, (ulong)OfferedProtocolFeatures);
+                c.ReplyU64(r, (ulong)OfferedProtocol);
                 break;
             case FrontendRequest.SetProtocolFeatures:
                 {
                     ulong p = m.ReadU64();
-                    if ((p & ~(ulong)OfferedProtocolFeatures) != 0) Fail(r, $"protocol features 0x{p:x} were not offered");
+                    if ((p & ~(ulong)OfferedProtocol) != 0) Fail(r, $"protocol features 0x{p:x} were not offered");
                     _ackedProtocol = (ProtocolFeatures)p;
                     _protocolNegotiated = true;
                     break;
@@ -272,6 +287,27 @@ public sealed class VhostUserBackend
                     c.Send(r, VhostUserHeader.ReplyFlag, new VhostVringState { Index = s.Index, Num = ring.Base });
                     break;
                 }
+            case FrontendRequest.GetInflightFd:
+                {
+                    var q = m.Read<VhostUserInflight>();
+                    if (_rings.Any(x => x.Applied)) Fail(r, "the inflight buffer cannot change while rings run");
+                    InflightRegion region;
+                    try
+                    {
+                        region = InflightRegion.Create(q.NumQueues, q.QueueSize);
+                    }
+                    catch (PlatformException e)
+                    {
+                        throw new VhostUserRequestException(r, $"cannot allocate the inflight buffer: {e.Message}");
+                    }
+                    ReplaceInflight(region);
+                    c.Send(r, VhostUserHeader.ReplyFlag, new VhostUserInflight { MmapSize = region.MmapSize, MmapOffset = 0, NumQueues = q.NumQueues, QueueSize = q.QueueSize },
+                        [region.Descriptor]);
+                    break;
+                }
+            case FrontendRequest.SetInflightFd:
+                SetInflightFd(m);
+                break;
             case FrontendRequest.SetStatus:
                 SetFrontendStatus((byte)m.ReadU64());
                 break;
@@ -349,6 +385,74 @@ public sealed class VhostUserBackend
         for (int i = 0; i < _rings.Length; i++) TryStart(r, i);
     }
 
+    private void SetInflightFd(VhostUserMessage m)
+    {
+        const FrontendRequest r = FrontendRequest.SetInflightFd;
+        var q = m.Read<VhostUserInflight>();
+        ulong needed = q.NumQueues * InflightRegion.QueueRegionSize(q.QueueSize);
+        if (q.MmapSize < needed) Fail(r, $"inflight mmap_size {q.MmapSize} is smaller than the {needed} bytes {q.NumQueues} queues of {q.QueueSize} need");
+        if ((q.MmapOffset & 0xfff) != 0 || q.MmapOffset > long.MaxValue - needed) Fail(r, $"inflight mmap_offset 0x{q.MmapOffset:x} is not a page-aligned offset");
+        if (_rings.Any(x => x.Applied)) Fail(r, "the inflight buffer cannot change while rings run");
+        var fd = m.TakeDescriptor(0);
+        InflightRegion region;
+        try
+        {
+            CheckInsideFile(r, fd, q.MmapOffset, needed);
+            region = InflightRegion.Map(fd, q.MmapOffset, needed, q.NumQueues, q.QueueSize);
+        }
+        catch (PlatformException e)
+        {
+            fd.Dispose();
+            throw new VhostUserRequestException(r, $"cannot map the inflight buffer: {e.Message}");
+        }
+        catch (VhostUserRequestException)
+        {
+            fd.Dispose();
+            throw;
+        }
+        ReplaceInflight(region);
+    }
+
+    /// <summary>A shared mapping touched past the end of its file raises SIGBUS: refuse ranges the file does not hold.</summary>
+    private static void CheckInsideFile(FrontendRequest r, FileDescriptor fd, ulong offset, ulong size)
+    {
+        long fileSize = UnixFile.GetSize(fd);
+        if (offset > (ulong)fileSize || size > (ulong)fileSize - offset)
+            Fail(r, $"range 0x{offset:x}+0x{size:x} lies beyond the end of the passed file ({fileSize} bytes)");
+    }
+
+    private void ReplaceInflight(InflightRegion? region)
+    {
+        if (_offerInflight) _ops.SetInflightTracker(region);
+        _inflight?.Dispose();
+        _inflight = region;
+    }
+
+    /// <summary>
+    /// Where ring <paramref name="i"/> starts when an inflight buffer exists: its used index, after checking that the
+    /// requests the buffer marks inflight are the next available entries in submission order (then the device takes
+    /// them again first). Fails for a corrupt buffer or one this in-order device cannot replay.
+    /// </summary>
+    private ushort RecoverInflight(FrontendRequest r, InflightRegion inflight, int i, uint num, GuestAddress avail, GuestAddress used)
+    {
+        using var space = new DmaSpace(_memory);
+        using var lease = space.Acquire();
+        var v = lease.View;
+        ushort availIdx = 0;
+        if (!v.TryReadUInt16Acquire(new Iova(used.Value + 2), out ushort usedIdx) || !v.TryReadUInt16Acquire(new Iova(avail.Value + 2), out availIdx))
+            Fail(r, $"vring {i} is not readable");
+        if (!inflight.Recover(i, (int)num, usedIdx, out var heads, out var error)) Fail(r, $"vring {i}: {error}");
+        if (heads.Count > (ushort)(availIdx - usedIdx))
+            Fail(r, $"vring {i}: {heads.Count} inflight requests but only {(ushort)(availIdx - usedIdx)} available entries after the used index");
+        for (int k = 0; k < heads.Count; k++)
+        {
+            int slot = (usedIdx + k) & (int)(num - 1);
+            if (!v.TryReadUInt16(new Iova(avail.Value + 4 + 2UL * (ulong)slot), out ushort head) || head != heads[k])
+                Fail(r, $"vring {i}: inflight request {heads[k]} is not available entry {(ushort)(usedIdx + k)}; cannot resubmit in order");
+        }
+        return usedIdx;
+    }
+
     private bool StatusNegotiated => (_ackedProtocol & ProtocolFeatures.Status) != 0;
 
     /// <summary>SET_STATUS with PROTOCOL_F_STATUS: vhost_vdpa_set_status over the device (0 resets, deferred; bits are only added).</summary>
@@ -424,6 +528,11 @@ public sealed class VhostUserBackend
         GuestMemory memory;
         try
         {
+            for (int i = 0; i < n; i++)
+            {
+                var w = wire[i];
+                CheckInsideFile(r, m.PeekDescriptor(i), w.MmapOffset, w.MemorySize);
+            }
             for (int i = 0; i < n; i++)
             {
                 var w = wire[i];
@@ -509,12 +618,15 @@ public sealed class VhostUserBackend
         bool enabled = ring.Enabled || (_featuresSet && !_protocolBitAcked);
         if (_resetPending || ring.Applied || !ring.KickSet || !enabled || !_featuresSet || ring.Num == 0 || ring.Address is null || _memory.Regions.Count == 0) return;
         Translate(r, _memory, ring.Address.Value, ring.Num, out var desc, out var avail, out var used);
+        var inflight = _inflight is { } region && i < region.NumQueues ? region : null;
+        if (inflight is not null) ring.Base = RecoverInflight(r, inflight, i, ring.Num, avail, used);
         _ops.SetVqNum(i, ring.Num);
         int err = _ops.SetVqAddress(i, new Iova(desc.Value), new Iova(avail.Value), new Iova(used.Value));
         if (err == 0) err = _ops.SetVqState(i, new VqState(ring.Base));
         if (err != 0) Fail(r, $"device refused vring {i} (errno {-err})");
         _ops.SetVqCallback(i, ring.Call);
         if (_ops.Supports(VdpaOptionalOps.Polling)) SetMode(r, i, ring.Polling);
+        inflight?.SetActive(i, true);
         _ops.SetVqReady(i, true);
         ring.Desc = desc;
         ring.Avail = avail;
@@ -533,6 +645,7 @@ public sealed class VhostUserBackend
         var ring = _rings[i];
         if (!ring.Applied) return;
         _ops.SetVqReady(i, false);
+        _inflight?.SetActive(i, false);
         if (_ops.GetVqState(i, out var state) == 0) ring.Base = state.AvailIndex;
         ring.Applied = false;
     }

@@ -32,7 +32,26 @@ internal sealed class TestFrontend : IDisposable
         _lease = _space.Acquire();
     }
 
-    public VhostUserConnection Connection { get; }
+    public VhostUserConnection Connection { get; private set; }
+
+    /// <summary>QEMU's reconnect: a new connection, same guest memory, rings and notifiers.</summary>
+    public void Reconnect(string path)
+    {
+        Connection.Dispose();
+        Connection = new VhostUserConnection(UnixStreamSocket.Connect(path));
+    }
+
+    /// <summary>Guest address of a front-end virtual address inside the one region.</summary>
+    public static Iova Gpa(ulong fva) => new(fva - FrontendBase + GuestBase);
+
+    /// <summary>The head the driver put in available-ring entry <paramref name="position"/> of ring <paramref name="index"/>.</summary>
+    public ushort AvailHead(int index, ushort position)
+    {
+        var avail = Gpa(RingAddresses[index].AvailUserAddr);
+        int slot = position & (Queues[index]!.Size - 1);
+        Assert.True(View.TryReadUInt16(new Iova(avail.Value + 4 + 2UL * (ulong)slot), out ushort head));
+        return head;
+    }
     public MemoryRegion Region { get; }
     public GuestMemory Memory { get; }
     public DmaView View => _lease.View;
