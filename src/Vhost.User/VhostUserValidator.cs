@@ -107,6 +107,9 @@ public static class VhostUserValidator
                     CheckIndex(r, (uint)(v & VringFdIndex.IndexMask), context);
                     break;
                 }
+            case FrontendRequest.SetMemTable:
+                if (message.Read<uint>(sizeof(uint)) != 0) throw new VhostUserProtocolException(r, "memory table padding is not zero");
+                break;
             case FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd:
                 {
                     var f = message.Read<VhostUserInflight>();

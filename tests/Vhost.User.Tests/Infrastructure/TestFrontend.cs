@@ -92,6 +92,15 @@ internal sealed class TestFrontend : IDisposable
     public void Send<T>(FrontendRequest r, T payload, bool needReply = false, params FileDescriptor[] fds) where T : unmanaged
         => Connection.Send(r, needReply ? VhostUserHeader.NeedReplyFlag : 0, in payload, fds);
 
+    /// <summary>Writes a header exactly as given (no version added) and the payload, for malformed-message tests.</summary>
+    public void SendRaw(uint request, uint flags, uint size, ReadOnlySpan<byte> payload = default, params FileDescriptor[] fds)
+    {
+        var buffer = new byte[VhostUserHeader.Size + payload.Length];
+        new VhostUserHeader { Request = request, Flags = flags, PayloadSize = size }.Write(buffer);
+        payload.CopyTo(buffer.AsSpan(VhostUserHeader.Size));
+        Connection.Socket.Send(buffer, fds);
+    }
+
     public VhostUserMessage ReadReply(FrontendRequest r)
     {
         var m = Connection.Read(expectReply: true) ?? throw new InvalidOperationException($"connection closed waiting for {r}");
