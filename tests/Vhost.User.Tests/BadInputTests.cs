@@ -159,7 +159,7 @@ public sealed class BadInputTests
         "uaddr-overflow", "mmap-offset-overflow", "mmap-offset-beyond-fd", "mmap-offset-unaligned", "memory-fd-is-a-socket", "memory-fd-is-an-eventfd",
         "overlapping-frontend-addresses", "vring-num-3", "vring-num-32769", "vring-num-65535", "vring-num-while-running", "base-reserved-bits",
         "base-while-running", "addr-while-running", "ring-past-region-end", "avail-misaligned", "used-misaligned",
-        "config-offset-overflow", "features-while-running",
+        "config-offset-overflow", "features-while-running", "set-config-mac-read-only", "set-config-migration-flag",
     };
 
     [Theory]
@@ -195,6 +195,8 @@ public sealed class BadInputTests
             "avail-misaligned" => NewRingAddr(fe, fva, fva + 0x1001, fva + 0x2000),
             "used-misaligned" => NewRingAddr(fe, fva, fva + 0x1000, fva + 0x2002),
             "config-offset-overflow" => ConfigReplySize(fe, 0xffffffff, 8),
+            "set-config-mac-read-only" => SetConfigAck(fe, Config(0, 6)),
+            "set-config-migration-flag" => SetConfigAck(fe, Config(0, 6, flags: 1)),
             "features-while-running" => fe.SendAck(FrontendRequest.SetFeatures, (1UL << VirtioFeatures.Version1) | (1UL << 30)),
             _ => throw new ArgumentOutOfRangeException(nameof(input)),
         };
@@ -222,6 +224,13 @@ public sealed class BadInputTests
         Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringAddr, fe.RingAddresses[1]));
         Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringKick, 1UL, fe.Kicks[1]!.Descriptor));
         return ack;
+    }
+
+    private static ulong SetConfigAck(TestFrontend fe, byte[] request)
+    {
+        fe.Send(FrontendRequest.SetConfig, request, true);
+        using var m = fe.ReadReply(FrontendRequest.SetConfig);
+        return m.ReadU64();
     }
 
     private static ulong ConfigReplySize(TestFrontend fe, uint offset, uint size)

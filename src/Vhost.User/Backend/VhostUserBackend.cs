@@ -337,6 +337,10 @@ public sealed class VhostUserBackend
                 {
                     var h = m.Read<VhostUserConfigHeader>();
                     if ((ulong)h.Offset + h.ConfigSize > (ulong)_ops.GetConfigSize()) Fail(r, "config write beyond the config space");
+                    if (h.Flags == VhostUserConfigHeader.FlagMigration) Fail(r, "config writes for live migration are not supported");
+                    // Only fields the virtio spec lets a driver write: the config space outlives the session, and a
+                    // front-end must not leave the next one a device with another MAC or capacity.
+                    if (!IsDriverWritable(h.Offset, h.ConfigSize)) Fail(r, $"config bytes {h.Offset}..{h.Offset + h.ConfigSize - 1} are read-only for a driver");
                     _device.SetConfig((int)h.Offset, m.Payload.AsSpan(VhostUserConfigHeader.Size));
                     break;
                 }
@@ -384,6 +388,14 @@ public sealed class VhostUserBackend
         _protocolBitAcked = protocolBit;
         for (int i = 0; i < _rings.Length; i++) TryStart(r, i);
     }
+
+    /// <summary>
+    /// Driver-writable config fields (VIRTIO 1.3): virtio-blk writeback (offset 32, 1 byte) when CONFIG_WCE is offered
+    /// (§5.2.4); nothing in virtio-net's (§5.1.4: all read-only for a non-legacy driver).
+    /// </summary>
+    private bool IsDriverWritable(uint offset, uint size)
+        => _device.DeviceId == (uint)VirtioDeviceId.Block && (_offeredFeatures & (1UL << BlkFeatures.ConfigWce)) != 0
+            && offset == VirtioBlkConfig.WritebackOffset && size == 1;
 
     private void SetInflightFd(VhostUserMessage m)
     {
