@@ -41,6 +41,10 @@ public sealed class VhostUserMessage : IDisposable
         return fd;
     }
 
+    /// <summary>Descriptor <paramref name="index"/>, still owned by the message (to inspect before taking it).</summary>
+    public FileDescriptor PeekDescriptor(int index)
+        => _fds[index] ?? throw new InvalidOperationException($"descriptor {index} was already taken");
+
     /// <summary>The payload as a u64.</summary>
     public ulong ReadU64() => MemoryMarshal.Read<ulong>(Payload); // host byte order, as the whole protocol
 

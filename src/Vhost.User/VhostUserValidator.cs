@@ -4,7 +4,8 @@ namespace Uvdpa.Vhost.User;
 /// <param name="VringCount">Vrings the front-end may name.</param>
 /// <param name="AckedProtocolFeatures">Protocol features the front-end set (SET_PROTOCOL_FEATURES).</param>
 /// <param name="ProtocolFeaturesNegotiated">True once SET_PROTOCOL_FEATURES arrived (bit 30 was offered).</param>
-public readonly record struct ValidationContext(int VringCount, ProtocolFeatures AckedProtocolFeatures, bool ProtocolFeaturesNegotiated);
+/// <param name="FeaturesSet">True once SET_FEATURES was accepted in this session.</param>
+public readonly record struct ValidationContext(int VringCount, ProtocolFeatures AckedProtocolFeatures, bool ProtocolFeaturesNegotiated, bool FeaturesSet = false);
 
 /// <summary>
 /// Checks a front-end message in layers before any handler runs (rust-vmm vhost's order): header; known request;
@@ -46,6 +47,7 @@ public static class VhostUserValidator
             FrontendRequest.SetVringNum or FrontendRequest.SetVringBase or FrontendRequest.GetVringBase
                 or FrontendRequest.SetVringEnable => VhostVringState.Size,
             FrontendRequest.SetVringAddr => VhostVringAddr.Size,
+            FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd => VhostUserInflight.Size,
             FrontendRequest.SetMemTable => MemTableSize(message),
             FrontendRequest.GetConfig or FrontendRequest.SetConfig => ConfigSize(message),
             _ => throw new VhostUserProtocolException(r, $"unsupported request {(uint)r}"),
@@ -56,6 +58,7 @@ public static class VhostUserValidator
         int fds = r switch
         {
             FrontendRequest.SetMemTable => (int)message.Read<uint>(),
+            FrontendRequest.SetInflightFd => 1,
             FrontendRequest.SetVringKick or FrontendRequest.SetVringCall or FrontendRequest.SetVringErr
                 => (message.ReadU64() & VringFdIndex.NoFdFlag) != 0 ? 0 : 1,
             _ => 0,
@@ -69,11 +72,15 @@ public static class VhostUserValidator
             FrontendRequest.GetQueueNum => ProtocolFeatures.Mq,
             FrontendRequest.GetConfig or FrontendRequest.SetConfig => ProtocolFeatures.Config,
             FrontendRequest.GetStatus or FrontendRequest.SetStatus => ProtocolFeatures.Status,
+            FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd => ProtocolFeatures.InflightShmfd,
             _ => ProtocolFeatures.None,
         };
         if ((context.AckedProtocolFeatures & gate) != gate)
             throw new VhostUserProtocolException(r, $"protocol feature {gate} was not negotiated");
-        if (r == FrontendRequest.SetVringEnable && !context.ProtocolFeaturesNegotiated)
+        // DPDK 22.11 virtio_user in server mode opens a reconnected session with SET_VRING_ENABLE(0) and GET_VRING_BASE
+        // before GET_FEATURES (vhost-user.md §3.3 F): a disable before any negotiation is accepted (a no-op).
+        if (r == FrontendRequest.SetVringEnable && !context.ProtocolFeaturesNegotiated
+            && (context.FeaturesSet || message.Read<VhostVringState>().Num != 0))
             throw new VhostUserProtocolException(r, "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES");
 
         // Layer 5: indices and value ranges.
@@ -98,6 +105,17 @@ public static class VhostUserValidator
                     ulong v = message.ReadU64();
                     if ((v & ~(VringFdIndex.IndexMask | VringFdIndex.NoFdFlag)) != 0) throw new VhostUserProtocolException(r, $"reserved bits in 0x{v:x}");
                     CheckIndex(r, (uint)(v & VringFdIndex.IndexMask), context);
+                    break;
+                }
+            case FrontendRequest.SetMemTable:
+                if (message.Read<uint>(sizeof(uint)) != 0) throw new VhostUserProtocolException(r, "memory table padding is not zero");
+                break;
+            case FrontendRequest.GetInflightFd or FrontendRequest.SetInflightFd:
+                {
+                    var f = message.Read<VhostUserInflight>();
+                    if (f.NumQueues == 0 || f.NumQueues > context.VringCount) throw new VhostUserProtocolException(r, $"inflight num_queues {f.NumQueues} (1..{context.VringCount})");
+                    if (f.QueueSize == 0 || f.QueueSize > 32768 || (f.QueueSize & (f.QueueSize - 1)) != 0)
+                        throw new VhostUserProtocolException(r, $"inflight queue_size {f.QueueSize} is not a power of 2 in 1..32768");
                     break;
                 }
             case FrontendRequest.SetStatus:

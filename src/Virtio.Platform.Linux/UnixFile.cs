@@ -37,6 +37,28 @@ public static class UnixFile
         return true;
     }
 
+    /// <summary>
+    /// statx(fd, "", AT_EMPTY_PATH) stx_size: the size of the file behind <paramref name="fd"/> (a memfd or file from a
+    /// peer), so a mapping can be checked to end inside it (touching a shared mapping past the end is SIGBUS).
+    /// </summary>
+    public static long GetSize(FileDescriptor fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var buffer = new byte[Libc.StatxBufferSize];
+        bool added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            if (Libc.Statx(fd.Value, "", Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, buffer) != 0)
+                throw PlatformException.FromLastError("statx");
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+        return (long)Math.Min(MemoryMarshal.Read<ulong>(buffer.AsSpan(Libc.StatxSizeOffset)), long.MaxValue);
+    }
+
     /// <summary>chown(path, -1, gid): changes only the group.</summary>
     public static void ChangeGroup(string path, uint groupId)
     {

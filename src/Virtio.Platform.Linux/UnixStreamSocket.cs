@@ -235,6 +235,21 @@ public sealed unsafe class UnixStreamSocket : IDisposable
         }
     }
 
+    /// <summary>shutdown(SHUT_WR): the peer reads end of stream after what was sent; this side can still receive.</summary>
+    public void ShutdownWrite()
+    {
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            if (Libc.Shutdown(_fd.Value, Libc.SHUT_WR) != 0) throw PlatformException.FromLastError("shutdown");
+        }
+        finally
+        {
+            if (added) _fd.DangerousRelease();
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _fd.Dispose();
 }

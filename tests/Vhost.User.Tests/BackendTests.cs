@@ -16,26 +16,6 @@ public sealed class BackendTests
     private static readonly ulong NetFeatures = (1UL << VirtioFeatures.Version1) | (1UL << Virtio.Abi.NetFeatures.Mac);
     private static readonly ulong BlkFeatures = 1UL << VirtioFeatures.Version1;
 
-    private static byte[] Frame(int length, byte seed)
-    {
-        var f = new byte[length];
-        for (int i = 0; i < f.Length; i++) f[i] = (byte)(seed + i * 7);
-        f.AsSpan(0, 12).Clear();                          // virtio_net_hdr_v1
-        DeviceFixture.Mac.CopyTo(f.AsSpan(12));           // destination = the device's MAC
-        return f;
-    }
-
-    private static void NetLoopback(TestFrontend fe, byte seed, int token)
-    {
-        var rx = fe.Alloc(2048);
-        fe.Add(0, [new DescriptorSegment(rx, 2048, true)], token);
-        var frame = Frame(200, seed);
-        fe.Add(1, [new DescriptorSegment(fe.Put(frame), (uint)frame.Length, false)], token + 1);
-        Assert.Equal((token, (uint)frame.Length), fe.WaitUsed(0));
-        Assert.Equal((token + 1, 0u), fe.WaitUsed(1));
-        Assert.Equal(frame, fe.Get(rx, frame.Length));
-    }
-
     [Fact]
     public void Net_FramesComeBackByteForByte_CallIsSignalled_GetVringBaseReturnsIndex()
     {
@@ -50,7 +30,7 @@ public sealed class BackendTests
         Assert.NotEqual(0, f.Device.GetStatus() & (byte)DeviceStatus.DriverOk);
         Assert.NotEqual(0ul, f.Device.Ops.GetDriverFeatures() & (1UL << VirtioFeatures.AccessPlatform));
 
-        for (int i = 0; i < 3; i++) NetLoopback(fe, (byte)i, 10 * i + 1);
+        for (int i = 0; i < 3; i++) Io.NetLoopback(fe, (byte)i, 10 * i + 1);
         Assert.Equal(3u, fe.GetVringBase(0));
         Assert.Equal(3u, fe.GetVringBase(1));
         Assert.False(f.Device.Ops.GetVqReady(0));
@@ -64,7 +44,7 @@ public sealed class BackendTests
         fe.Negotiate(NetFeatures);
         fe.SetupRing(0);
         fe.SetupRing(1);
-        NetLoopback(fe, 1, 1);
+        Io.NetLoopback(fe, 1, 1);
         uint rxBase = fe.GetVringBase(0);
         uint txBase = fe.GetVringBase(1);
         // Restart both rings at the returned bases (QEMU after a stop): same memory, same rings.
@@ -73,7 +53,7 @@ public sealed class BackendTests
             Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringBase, new VhostVringState { Index = (uint)i, Num = b }));
             Assert.Equal(0ul, fe.SendAck(FrontendRequest.SetVringKick, (ulong)i, fe.Kicks[i]!.Descriptor));
         }
-        NetLoopback(fe, 2, 5);
+        Io.NetLoopback(fe, 2, 5);
         Assert.Equal(2u, fe.GetVringBase(0));
     }
 
@@ -95,31 +75,11 @@ public sealed class BackendTests
 
         var pattern = new byte[4096];
         new Random(7).NextBytes(pattern);
-        Assert.Equal(0, Blk(fe, BlkRequestType.Out, 8, pattern, 0, 1).Status);
-        var (status, data) = Blk(fe, BlkRequestType.In, 8, null, 4096, 2);
+        Assert.Equal(0, Io.Blk(fe, BlkRequestType.Out, 8, pattern, 0, 1).Status);
+        var (status, data) = Io.Blk(fe, BlkRequestType.In, 8, null, 4096, 2);
         Assert.Equal(0, status);
         Assert.Equal(pattern, data);
         Assert.Equal(2u, fe.GetVringBase(0));
-    }
-
-    private static (byte Status, byte[] Data) Blk(TestFrontend fe, BlkRequestType type, ulong sector, byte[]? dataOut, int dataIn, int token)
-    {
-        var header = new byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)type);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8), sector);
-        var segs = new List<DescriptorSegment> { new(fe.Put(header), 16, false) };
-        if (dataOut is not null) segs.Add(new(fe.Put(dataOut), (uint)dataOut.Length, false));
-        Iova inAt = default;
-        if (dataIn > 0)
-        {
-            inAt = fe.Alloc(dataIn);
-            segs.Add(new(inAt, (uint)dataIn, true));
-        }
-        var st = fe.Put([0xEE]);
-        segs.Add(new(st, 1, true));
-        fe.Add(0, [.. segs], token);
-        Assert.Equal(token, fe.WaitUsed(0).Token);
-        return (fe.Get(st, 1)[0], dataIn > 0 ? fe.Get(inAt, dataIn) : []);
     }
 
     [Fact]
@@ -131,7 +91,7 @@ public sealed class BackendTests
             fe.Negotiate(NetFeatures);
             fe.SetupRing(0);
             fe.SetupRing(1);
-            NetLoopback(fe, 1, 1);
+            Io.NetLoopback(fe, 1, 1);
         }
         Assert.Null(f.WaitSessionEnded());
         Assert.Equal(0, f.Device.GetStatus());
@@ -141,7 +101,7 @@ public sealed class BackendTests
         fe2.Negotiate(NetFeatures);
         fe2.SetupRing(0);
         fe2.SetupRing(1);
-        NetLoopback(fe2, 9, 1);
+        Io.NetLoopback(fe2, 9, 1);
     }
 
     [Fact]
@@ -155,7 +115,7 @@ public sealed class BackendTests
         Assert.True(second.WaitClosed());
         fe.SetupRing(0);
         fe.SetupRing(1);
-        NetLoopback(fe, 3, 1);
+        Io.NetLoopback(fe, 3, 1);
     }
 
     [Fact]

@@ -14,10 +14,20 @@ namespace Uvdpa.Vhost.User.Backend;
 /// Address spaces: front-ends never negotiate ACCESS_PLATFORM, the simulators require it. The back-end hides the bit
 /// from GET_FEATURES, always sets it towards the device, binds the front-end's regions as the device's memory with
 /// pass-through (IOVA = GPA) translation, and translates SET_VRING_ADDR's front-end virtual addresses to GPAs.
-/// Status: vhost-user carries no status without PROTOCOL_F_STATUS, so the back-end drives it: ACK|DRIVER|FEATURES_OK
-/// after SET_FEATURES, DRIVER_OK when the first ring starts, reset when the front-end goes away.
-/// Not offered: LOG_SHMFD (QEMU then installs a migration blocker), INFLIGHT_SHMFD, STATUS, CONFIGURE_MEM_SLOTS,
-/// BACKEND_REQ, packed rings.
+/// Status: without PROTOCOL_F_STATUS the back-end drives it: ACK|DRIVER|FEATURES_OK after SET_FEATURES, DRIVER_OK when
+/// the first ring starts, reset when the front-end goes away. With STATUS, SET_STATUS/GET_STATUS map onto the device
+/// status as VHOST_VDPA_SET_STATUS/GET_STATUS do (bits may only be added; 0 resets), SET_FEATURES still brings the
+/// device to FEATURES_OK (so QEMU's "add FEATURES_OK if missing" finds it set), and DRIVER_OK comes from the
+/// front-end. SET_STATUS(0) only marks a reset as pending: QEMU 7.2 sends it before GET_VRING_BASE, so the rings keep
+/// their device state until they are all stopped (GET_VRING_BASE or SET_VRING_ENABLE(0)), the next SET_FEATURES or
+/// SET_STATUS, or the disconnect; only then is the device reset.
+/// Inflight tracking (INFLIGHT_SHMFD, offered for blk devices with <see cref="VdpaOptionalOps.InflightTracking"/>):
+/// the device reports every request it takes and completes to an <see cref="InflightRegion"/> in the front-end's
+/// buffer. When a ring starts with a buffer, the buffer (not SET_VRING_BASE) decides where it starts, as in
+/// libvhost-user: at the ring's used index, after the last batch is repaired. The requests that were inflight are
+/// then exactly the next available entries (the simulator completes in order, and the back-end checks this against
+/// the ring), so the device takes them again, oldest first, before anything new.
+/// Not offered: LOG_SHMFD (QEMU then installs a migration blocker), CONFIGURE_MEM_SLOTS, BACKEND_REQ, packed rings.
 /// </remarks>
 public sealed class VhostUserBackend
 {
@@ -25,7 +35,7 @@ public sealed class VhostUserBackend
     public const int ProtocolFeaturesBit = 30;
 
     /// <summary>Protocol features this back-end offers.</summary>
-    public const ProtocolFeatures OfferedProtocolFeatures = ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config;
+    public const ProtocolFeatures OfferedProtocolFeatures = ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config | ProtocolFeatures.Status;
 
     private const ulong ProtocolFeaturesMask = 1UL << ProtocolFeaturesBit;
     private const ulong NetControlBits = (1UL << NetFeatures.CtrlVq) | (1UL << NetFeatures.CtrlRx) | (1UL << NetFeatures.CtrlVlan)
@@ -35,6 +45,7 @@ public sealed class VhostUserBackend
     private readonly VdpaDevice _device;
     private readonly VdpaConfigOps _ops;
     private readonly ulong _offeredFeatures;
+    private readonly bool _offerInflight;
     private readonly Lock _sessionLock = new();
 
     // ---- session state (touched only by the session thread) ----
@@ -44,6 +55,8 @@ public sealed class VhostUserBackend
     private bool _featuresSet;
     private bool _protocolBitAcked;
     private ulong _deviceFeatures;
+    private bool _resetPending;     // SET_STATUS(0) seen, device reset deferred until the rings are stopped
+    private InflightRegion? _inflight;
     private GuestMemory _memory = GuestMemory.Empty;
 
     /// <summary>Creates the back-end for <paramref name="device"/>.</summary>
@@ -64,7 +77,12 @@ public sealed class VhostUserBackend
         }
         _offeredFeatures = (features & ~hidden) | ProtocolFeaturesMask;
         VringCount = vrings;
+        _offerInflight = device.DeviceId == (uint)VirtioDeviceId.Block && _ops.Supports(VdpaOptionalOps.InflightTracking);
+        OfferedProtocol = OfferedProtocolFeatures | (_offerInflight ? ProtocolFeatures.InflightShmfd : ProtocolFeatures.None);
     }
+
+    /// <summary>Protocol features GET_PROTOCOL_FEATURES reports for this device (blk adds INFLIGHT_SHMFD).</summary>
+    public ProtocolFeatures OfferedProtocol { get; }
 
     /// <summary>Vrings the front-end may use (net: RX/TX pairs without the control queue).</summary>
     public int VringCount { get; }
@@ -121,6 +139,8 @@ public sealed class VhostUserBackend
         _featuresSet = false;
         _protocolBitAcked = false;
         _deviceFeatures = 0;
+        _resetPending = false;
+        _inflight = null;
         _memory = GuestMemory.Empty;
     }
 
@@ -129,6 +149,7 @@ public sealed class VhostUserBackend
         foreach (var ring in _rings) ring.ReplaceKick(null); // no more doorbells
         _device.Reset(VdpaDevice.ResetCleanMap);
         _ops.BindMemory(GuestMemory.Empty);
+        ReplaceInflight(null);
         foreach (var ring in _rings) ring.Dispose();
         foreach (var region in _memory.Regions) region.Dispose();
         _memory = GuestMemory.Empty;
@@ -138,10 +159,10 @@ public sealed class VhostUserBackend
     /// <summary>Validates and handles one message; false when a failure could not be reported (the session ends).</summary>
     private bool Dispatch(VhostUserConnection connection, VhostUserMessage message)
     {
-        VhostUserValidator.Validate(message, new ValidationContext(VringCount, _ackedProtocol, _protocolNegotiated));
+        VhostUserValidator.Validate(message, new ValidationContext(VringCount, _ackedProtocol, _protocolNegotiated, _featuresSet));
         var r = message.Request;
         bool hasReply = r is FrontendRequest.GetFeatures or FrontendRequest.GetProtocolFeatures or FrontendRequest.GetVringBase
-            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig;
+            or FrontendRequest.GetQueueNum or FrontendRequest.GetConfig or FrontendRequest.GetStatus or FrontendRequest.GetInflightFd;
         bool ack = !hasReply && message.Header.NeedsReply && (_ackedProtocol & ProtocolFeatures.ReplyAck) != 0;
         try
         {
@@ -169,12 +190,12 @@ public sealed class VhostUserBackend
                 SetFeatures(m.ReadU64());
                 break;
             case FrontendRequest.GetProtocolFeatures:
-                c.ReplyU64(r, (ulong)OfferedProtocolFeatures);
+                c.ReplyU64(r, (ulong)OfferedProtocol);
                 break;
             case FrontendRequest.SetProtocolFeatures:
                 {
                     ulong p = m.ReadU64();
-                    if ((p & ~(ulong)OfferedProtocolFeatures) != 0) Fail(r, $"protocol features 0x{p:x} were not offered");
+                    if ((p & ~(ulong)OfferedProtocol) != 0) Fail(r, $"protocol features 0x{p:x} were not offered");
                     _ackedProtocol = (ProtocolFeatures)p;
                     _protocolNegotiated = true;
                     break;
@@ -245,7 +266,11 @@ public sealed class VhostUserBackend
                     var ring = _rings[s.Index];
                     ring.Enabled = s.Num == 1;
                     if (ring.Enabled) TryStart(r, (int)s.Index);
-                    else StopOnDevice((int)s.Index);
+                    else
+                    {
+                        StopOnDevice((int)s.Index);
+                        ResetIfStopped();
+                    }
                     break;
                 }
             case FrontendRequest.GetVringBase:
@@ -258,9 +283,38 @@ public sealed class VhostUserBackend
                     ring.KickSet = false;
                     ring.Polling = false;
                     ring.ReplaceKick(null);
+                    ResetIfStopped(); // the base is already saved: a deferred reset cannot change the answer
                     c.Send(r, VhostUserHeader.ReplyFlag, new VhostVringState { Index = s.Index, Num = ring.Base });
                     break;
                 }
+            case FrontendRequest.GetInflightFd:
+                {
+                    var q = m.Read<VhostUserInflight>();
+                    if (_rings.Any(x => x.Applied)) Fail(r, "the inflight buffer cannot change while rings run");
+                    InflightRegion region;
+                    try
+                    {
+                        region = InflightRegion.Create(q.NumQueues, q.QueueSize);
+                    }
+                    catch (PlatformException e)
+                    {
+                        throw new VhostUserRequestException(r, $"cannot allocate the inflight buffer: {e.Message}");
+                    }
+                    ReplaceInflight(region);
+                    c.Send(r, VhostUserHeader.ReplyFlag, new VhostUserInflight { MmapSize = region.MmapSize, MmapOffset = 0, NumQueues = q.NumQueues, QueueSize = q.QueueSize },
+                        [region.Descriptor]);
+                    break;
+                }
+            case FrontendRequest.SetInflightFd:
+                SetInflightFd(m);
+                break;
+            case FrontendRequest.SetStatus:
+                SetFrontendStatus((byte)m.ReadU64());
+                break;
+            case FrontendRequest.GetStatus:
+                // A deferred reset is already a reset for the front-end (vhost_vdpa would read 0 after SET_STATUS(0)).
+                c.ReplyU64(r, _resetPending ? 0UL : _device.GetStatus());
+                break;
             case FrontendRequest.GetConfig:
                 {
                     var h = m.Read<VhostUserConfigHeader>();
@@ -283,6 +337,10 @@ public sealed class VhostUserBackend
                 {
                     var h = m.Read<VhostUserConfigHeader>();
                     if ((ulong)h.Offset + h.ConfigSize > (ulong)_ops.GetConfigSize()) Fail(r, "config write beyond the config space");
+                    if (h.Flags == VhostUserConfigHeader.FlagMigration) Fail(r, "config writes for live migration are not supported");
+                    // Only fields the virtio spec lets a driver write: the config space outlives the session, and a
+                    // front-end must not leave the next one a device with another MAC or capacity.
+                    if (!IsDriverWritable(h.Offset, h.ConfigSize)) Fail(r, $"config bytes {h.Offset}..{h.Offset + h.ConfigSize - 1} are read-only for a driver");
                     _device.SetConfig((int)h.Offset, m.Payload.AsSpan(VhostUserConfigHeader.Size));
                     break;
                 }
@@ -298,6 +356,7 @@ public sealed class VhostUserBackend
     {
         const FrontendRequest r = FrontendRequest.SetFeatures;
         if ((features & ~_offeredFeatures) != 0) Fail(r, $"features 0x{features & ~_offeredFeatures:x} were not offered");
+        if (_resetPending) ResetNow();
         ulong toDevice = (features & ~ProtocolFeaturesMask) | (1UL << VirtioFeatures.AccessPlatform);
         bool protocolBit = (features & ProtocolFeaturesMask) != 0;
         if (_featuresSet && toDevice == _deviceFeatures)
@@ -330,6 +389,132 @@ public sealed class VhostUserBackend
         for (int i = 0; i < _rings.Length; i++) TryStart(r, i);
     }
 
+    /// <summary>
+    /// Driver-writable config fields (VIRTIO 1.3): virtio-blk writeback (offset 32, 1 byte) when CONFIG_WCE is offered
+    /// (§5.2.4); nothing in virtio-net's (§5.1.4: all read-only for a non-legacy driver).
+    /// </summary>
+    private bool IsDriverWritable(uint offset, uint size)
+        => _device.DeviceId == (uint)VirtioDeviceId.Block && (_offeredFeatures & (1UL << BlkFeatures.ConfigWce)) != 0
+            && offset == VirtioBlkConfig.WritebackOffset && size == 1;
+
+    private void SetInflightFd(VhostUserMessage m)
+    {
+        const FrontendRequest r = FrontendRequest.SetInflightFd;
+        var q = m.Read<VhostUserInflight>();
+        ulong needed = q.NumQueues * InflightRegion.QueueRegionSize(q.QueueSize);
+        if (q.MmapSize < needed) Fail(r, $"inflight mmap_size {q.MmapSize} is smaller than the {needed} bytes {q.NumQueues} queues of {q.QueueSize} need");
+        if ((q.MmapOffset & 0xfff) != 0 || q.MmapOffset > long.MaxValue - needed) Fail(r, $"inflight mmap_offset 0x{q.MmapOffset:x} is not a page-aligned offset");
+        if (_rings.Any(x => x.Applied)) Fail(r, "the inflight buffer cannot change while rings run");
+        var fd = m.TakeDescriptor(0);
+        InflightRegion region;
+        try
+        {
+            CheckInsideFile(r, fd, q.MmapOffset, needed);
+            region = InflightRegion.Map(fd, q.MmapOffset, needed, q.NumQueues, q.QueueSize);
+        }
+        catch (PlatformException e)
+        {
+            fd.Dispose();
+            throw new VhostUserRequestException(r, $"cannot map the inflight buffer: {e.Message}");
+        }
+        catch (VhostUserRequestException)
+        {
+            fd.Dispose();
+            throw;
+        }
+        ReplaceInflight(region);
+    }
+
+    /// <summary>A shared mapping touched past the end of its file raises SIGBUS: refuse ranges the file does not hold.</summary>
+    private static void CheckInsideFile(FrontendRequest r, FileDescriptor fd, ulong offset, ulong size)
+    {
+        long fileSize = UnixFile.GetSize(fd);
+        if (offset > (ulong)fileSize || size > (ulong)fileSize - offset)
+            Fail(r, $"range 0x{offset:x}+0x{size:x} lies beyond the end of the passed file ({fileSize} bytes)");
+    }
+
+    private void ReplaceInflight(InflightRegion? region)
+    {
+        if (_offerInflight) _ops.SetInflightTracker(region);
+        _inflight?.Dispose();
+        _inflight = region;
+    }
+
+    /// <summary>
+    /// Where ring <paramref name="i"/> starts when an inflight buffer exists: its used index, after checking that the
+    /// requests the buffer marks inflight are the next available entries in submission order (then the device takes
+    /// them again first). Fails for a corrupt buffer or one this in-order device cannot replay.
+    /// </summary>
+    private ushort RecoverInflight(FrontendRequest r, InflightRegion inflight, int i, uint num, GuestAddress avail, GuestAddress used)
+    {
+        using var space = new DmaSpace(_memory);
+        using var lease = space.Acquire();
+        var v = lease.View;
+        ushort availIdx = 0;
+        if (!v.TryReadUInt16Acquire(new Iova(used.Value + 2), out ushort usedIdx) || !v.TryReadUInt16Acquire(new Iova(avail.Value + 2), out availIdx))
+            Fail(r, $"vring {i} is not readable");
+        if (!inflight.Recover(i, (int)num, usedIdx, out var heads, out var error)) Fail(r, $"vring {i}: {error}");
+        if (heads.Count > (ushort)(availIdx - usedIdx))
+            Fail(r, $"vring {i}: {heads.Count} inflight requests but only {(ushort)(availIdx - usedIdx)} available entries after the used index");
+        for (int k = 0; k < heads.Count; k++)
+        {
+            int slot = (usedIdx + k) & (int)(num - 1);
+            if (!v.TryReadUInt16(new Iova(avail.Value + 4 + 2UL * (ulong)slot), out ushort head) || head != heads[k])
+                Fail(r, $"vring {i}: inflight request {heads[k]} is not available entry {(ushort)(usedIdx + k)}; cannot resubmit in order");
+        }
+        return usedIdx;
+    }
+
+    private bool StatusNegotiated => (_ackedProtocol & ProtocolFeatures.Status) != 0;
+
+    /// <summary>SET_STATUS with PROTOCOL_F_STATUS: vhost_vdpa_set_status over the device (0 resets, deferred; bits are only added).</summary>
+    private void SetFrontendStatus(byte status)
+    {
+        const FrontendRequest r = FrontendRequest.SetStatus;
+        if (status == 0)
+        {
+            // QEMU 7.2 trap: SET_STATUS(0) precedes GET_VRING_BASE on stop. Resetting now would make GET_VRING_BASE
+            // answer 0 instead of the next available index, so only remember it (vhost-user.md §3.8).
+            _resetPending = true;
+            ResetIfStopped();
+            return;
+        }
+        if (_resetPending) ResetNow();
+        byte old = _device.GetStatus();
+        // vhost_vdpa_set_status: "Normally, virtio_vdpa_set_status() should not clear bits" (-EINVAL).
+        if ((old & ~status) != 0) Fail(r, $"status 0x{status:x2} would clear bits of 0x{old:x2}");
+        const byte featureOk = (byte)DeviceStatus.FeaturesOk;
+        if ((status & featureOk) != 0 && !_featuresSet) Fail(r, "FEATURES_OK before SET_FEATURES");
+        if ((status & (byte)DeviceStatus.DriverOk) != 0 && (status & featureOk) == 0) Fail(r, "DRIVER_OK without FEATURES_OK");
+        if (status == old) return;
+        _device.SetStatus(status);
+        if ((status & featureOk) != 0 && (_device.GetStatus() & featureOk) == 0) Fail(r, "device refused FEATURES_OK");
+        if ((status & (byte)DeviceStatus.DriverOk) != 0 && (old & (byte)DeviceStatus.DriverOk) == 0)
+        {
+            // The device starts now: pick up what the rings already hold.
+            for (int i = 0; i < _rings.Length; i++)
+            {
+                if (_rings[i].Applied) _ops.KickVq(i);
+            }
+        }
+    }
+
+    /// <summary>Performs a deferred SET_STATUS(0) once no ring runs on the device.</summary>
+    private void ResetIfStopped()
+    {
+        if (_resetPending && !_rings.Any(x => x.Applied)) ResetNow();
+    }
+
+    /// <summary>The device reset of SET_STATUS(0): rings are stopped first, so their bases survive for GET_VRING_BASE.</summary>
+    private void ResetNow()
+    {
+        for (int i = 0; i < _rings.Length; i++) StopOnDevice(i);
+        _device.Reset(VdpaDevice.ResetCleanMap);
+        _featuresSet = false;
+        _deviceFeatures = 0;
+        _resetPending = false;
+    }
+
     private void SetMemTable(VhostUserMessage m)
     {
         const FrontendRequest r = FrontendRequest.SetMemTable;
@@ -355,6 +540,11 @@ public sealed class VhostUserBackend
         GuestMemory memory;
         try
         {
+            for (int i = 0; i < n; i++)
+            {
+                var w = wire[i];
+                CheckInsideFile(r, m.PeekDescriptor(i), w.MmapOffset, w.MemorySize);
+            }
             for (int i = 0; i < n; i++)
             {
                 var w = wire[i];
@@ -438,21 +628,25 @@ public sealed class VhostUserBackend
     {
         var ring = _rings[i];
         bool enabled = ring.Enabled || (_featuresSet && !_protocolBitAcked);
-        if (ring.Applied || !ring.KickSet || !enabled || !_featuresSet || ring.Num == 0 || ring.Address is null || _memory.Regions.Count == 0) return;
+        if (_resetPending || ring.Applied || !ring.KickSet || !enabled || !_featuresSet || ring.Num == 0 || ring.Address is null || _memory.Regions.Count == 0) return;
         Translate(r, _memory, ring.Address.Value, ring.Num, out var desc, out var avail, out var used);
+        var inflight = _inflight is { } region && i < region.NumQueues ? region : null;
+        if (inflight is not null) ring.Base = RecoverInflight(r, inflight, i, ring.Num, avail, used);
         _ops.SetVqNum(i, ring.Num);
         int err = _ops.SetVqAddress(i, new Iova(desc.Value), new Iova(avail.Value), new Iova(used.Value));
         if (err == 0) err = _ops.SetVqState(i, new VqState(ring.Base));
         if (err != 0) Fail(r, $"device refused vring {i} (errno {-err})");
         _ops.SetVqCallback(i, ring.Call);
         if (_ops.Supports(VdpaOptionalOps.Polling)) SetMode(r, i, ring.Polling);
+        inflight?.SetActive(i, true);
         _ops.SetVqReady(i, true);
         ring.Desc = desc;
         ring.Avail = avail;
         ring.Used = used;
         ring.Applied = true;
         byte status = _device.GetStatus();
-        if ((status & (byte)DeviceStatus.DriverOk) == 0) _device.SetStatus((byte)(status | (byte)DeviceStatus.DriverOk));
+        // With PROTOCOL_F_STATUS the front-end sets DRIVER_OK itself (SET_STATUS); without it the back-end does.
+        if (!StatusNegotiated && (status & (byte)DeviceStatus.DriverOk) == 0) _device.SetStatus((byte)(status | (byte)DeviceStatus.DriverOk));
         // Pick up buffers made available before the ring started (QEMU blk kicks every queue after start).
         _ops.KickVq(i);
     }
@@ -463,6 +657,7 @@ public sealed class VhostUserBackend
         var ring = _rings[i];
         if (!ring.Applied) return;
         _ops.SetVqReady(i, false);
+        _inflight?.SetActive(i, false);
         if (_ops.GetVqState(i, out var state) == 0) ring.Base = state.AvailIndex;
         ring.Applied = false;
     }

@@ -16,6 +16,8 @@ internal static partial class Libc
     internal const int StatxUidOffset = 20;    // __u32 stx_uid
     internal const int StatxGidOffset = 24;    // __u32 stx_gid
     internal const int StatxModeOffset = 28;   // __u16 stx_mode
+    internal const int StatxSizeOffset = 40;   // __u64 stx_size
+    internal const int AT_EMPTY_PATH = 0x1000;
     internal const int S_IFMT = 0xf000;
     internal const int S_IFSOCK = 0xc000;
 

@@ -15,6 +15,7 @@ internal static unsafe partial class Libc
     internal const int MSG_CMSG_CLOEXEC = 0x40000000;
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_CTRUNC = 0x8;
+    internal const int SHUT_WR = 1;
     internal const int SHUT_RDWR = 2;
     internal const short POLLIN = 0x1;
     internal const short POLLERR = 0x8;

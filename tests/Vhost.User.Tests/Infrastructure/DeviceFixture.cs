@@ -11,7 +11,7 @@ internal sealed class DeviceFixture : IDisposable
     private readonly System.Collections.Concurrent.BlockingCollection<Exception?> _ended = [];
     private readonly System.Collections.Concurrent.BlockingCollection<string> _refused = [];
 
-    private DeviceFixture(bool blk, BindOptions? extra)
+    private DeviceFixture(bool blk, BindOptions? extra, string? imageFile = null)
     {
         Directory = Path.Combine(Path.GetTempPath(), "uvdpa-vu-" + Guid.NewGuid().ToString("N")[..8]);
         Bus = new VdpaBus();
@@ -23,13 +23,15 @@ internal sealed class DeviceFixture : IDisposable
         Bus.RegisterManagementDevice(mgmt);
         var options = new Dictionary<string, string> { [VhostUserDriverOptions.DirectoryKey] = Directory };
         if (extra is not null) foreach (var kv in extra.Values) options[kv.Key] = kv.Value;
-        var config = blk ? new DeviceConfigRequest() : new DeviceConfigRequest { Mac = Mac, Mask = VdpaConfigAttr.Bit(VdpaConfigAttr.NetMacAddr) };
+        var config = blk ? new DeviceConfigRequest { Options = imageFile is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [VdpaSimBlkManagementDevice.FileOption] = imageFile } }
+            : new DeviceConfigRequest { Mac = Mac, Mask = VdpaConfigAttr.Bit(VdpaConfigAttr.NetMacAddr) };
         Device = Bus.AddDevice(mgmt, blk ? "blk0" : "net0", config, VhostUserBusDriver.DriverName, new BindOptions(options));
         Assert.Same(Driver, Device.Driver);
     }
 
     public static DeviceFixture Net(BindOptions? extra = null) => new(false, extra);
     public static DeviceFixture Blk(BindOptions? extra = null) => new(true, extra);
+    public static DeviceFixture BlkFile(string imageFile) => new(true, null, imageFile);
 
     public string Directory { get; }
     public VdpaBus Bus { get; }

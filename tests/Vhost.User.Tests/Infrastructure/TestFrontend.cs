@@ -32,7 +32,26 @@ internal sealed class TestFrontend : IDisposable
         _lease = _space.Acquire();
     }
 
-    public VhostUserConnection Connection { get; }
+    public VhostUserConnection Connection { get; private set; }
+
+    /// <summary>QEMU's reconnect: a new connection, same guest memory, rings and notifiers.</summary>
+    public void Reconnect(string path)
+    {
+        Connection.Dispose();
+        Connection = new VhostUserConnection(UnixStreamSocket.Connect(path));
+    }
+
+    /// <summary>Guest address of a front-end virtual address inside the one region.</summary>
+    public static Iova Gpa(ulong fva) => new(fva - FrontendBase + GuestBase);
+
+    /// <summary>The head the driver put in available-ring entry <paramref name="position"/> of ring <paramref name="index"/>.</summary>
+    public ushort AvailHead(int index, ushort position)
+    {
+        var avail = Gpa(RingAddresses[index].AvailUserAddr);
+        int slot = position & (Queues[index]!.Size - 1);
+        Assert.True(View.TryReadUInt16(new Iova(avail.Value + 4 + 2UL * (ulong)slot), out ushort head));
+        return head;
+    }
     public MemoryRegion Region { get; }
     public GuestMemory Memory { get; }
     public DmaView View => _lease.View;
@@ -72,6 +91,15 @@ internal sealed class TestFrontend : IDisposable
 
     public void Send<T>(FrontendRequest r, T payload, bool needReply = false, params FileDescriptor[] fds) where T : unmanaged
         => Connection.Send(r, needReply ? VhostUserHeader.NeedReplyFlag : 0, in payload, fds);
+
+    /// <summary>Writes a header exactly as given (no version added) and the payload, for malformed-message tests.</summary>
+    public void SendRaw(uint request, uint flags, uint size, ReadOnlySpan<byte> payload = default, params FileDescriptor[] fds)
+    {
+        var buffer = new byte[VhostUserHeader.Size + payload.Length];
+        new VhostUserHeader { Request = request, Flags = flags, PayloadSize = size }.Write(buffer);
+        payload.CopyTo(buffer.AsSpan(VhostUserHeader.Size));
+        Connection.Socket.Send(buffer, fds);
+    }
 
     public VhostUserMessage ReadReply(FrontendRequest r)
     {
@@ -121,14 +149,14 @@ internal sealed class TestFrontend : IDisposable
     // ---- QEMU-like set-up ----
 
     /// <summary>GET_FEATURES, SET_OWNER, GET/SET_PROTOCOL_FEATURES, SET_FEATURES, SET_MEM_TABLE (with acks).</summary>
-    public ulong Negotiate(ulong wanted)
+    public ulong Negotiate(ulong wanted, ProtocolFeatures protocol = ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config)
     {
         ulong offered = GetU64(FrontendRequest.GetFeatures);
         Assert.Equal(0ul, offered & (1UL << Virtio.Abi.VirtioFeatures.AccessPlatform));
         Assert.NotEqual(0ul, offered & (1UL << 30));
         Send(FrontendRequest.SetOwner);
         ulong proto = GetU64(FrontendRequest.GetProtocolFeatures);
-        Protocol = (ProtocolFeatures)proto & (ProtocolFeatures.Mq | ProtocolFeatures.ReplyAck | ProtocolFeatures.Config);
+        Protocol = (ProtocolFeatures)proto & protocol;
         Send(FrontendRequest.SetProtocolFeatures, (ulong)Protocol);
         ulong features = (offered & wanted) | (1UL << 30);
         Assert.Equal(0ul, SendAck(FrontendRequest.SetFeatures, features));
@@ -152,8 +180,14 @@ internal sealed class TestFrontend : IDisposable
         Assert.Equal(0ul, m.ReadU64());
     }
 
-    /// <summary>Per ring: NUM, BASE, ADDR, KICK, CALL, ENABLE (QEMU order).</summary>
-    public void SetupRing(int index, int size = 256, bool eventIndex = false)
+    /// <summary>The ring addresses (front-end virtual) of each prepared ring.</summary>
+    public VhostVringAddr[] RingAddresses { get; } = new VhostVringAddr[8];
+
+    /// <summary>The used ring (guest address) of each prepared ring.</summary>
+    public Iova[] UsedRings { get; } = new Iova[8];
+
+    /// <summary>Allocates and initialises ring <paramref name="index"/> in guest memory (driver side) without telling the back-end.</summary>
+    public VhostVringAddr PrepareRing(int index, int size = 256, bool eventIndex = false)
     {
         var layout = SplitDriverQueue.Layout(size, indirect: false, maxIndirectSegments: 0);
         var block = Alloc(layout.TotalBytes, 4096);
@@ -163,18 +197,33 @@ internal sealed class TestFrontend : IDisposable
         var q = new SplitDriverQueue(size, desc, avail, used, eventIndex);
         q.Initialize(View);
         Queues[index] = q;
-
-        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringNum, new VhostVringState { Index = (uint)index, Num = (uint)size }));
-        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringBase, new VhostVringState { Index = (uint)index, Num = 0 }));
-        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringAddr, new VhostVringAddr
+        UsedRings[index] = used;
+        RingAddresses[index] = new VhostVringAddr
         {
             Index = (uint)index,
             DescUserAddr = Fva(desc),
             UsedUserAddr = Fva(used),
             AvailUserAddr = Fva(avail),
-        }));
-        Kicks[index] = EventFd.Create();
-        Calls[index] = EventFd.Create(nonBlocking: true);
+        };
+        Kicks[index] ??= EventFd.Create();
+        Calls[index] ??= EventFd.Create(nonBlocking: true);
+        return RingAddresses[index];
+    }
+
+    /// <summary>The used index the device published on ring <paramref name="index"/> (read from guest memory).</summary>
+    public ushort UsedIndex(int index)
+    {
+        Assert.True(View.TryReadUInt16(new Iova(UsedRings[index].Value + 2), out ushort v));
+        return v;
+    }
+
+    /// <summary>Per ring: NUM, BASE, ADDR, KICK, CALL, ENABLE (QEMU order).</summary>
+    public void SetupRing(int index, int size = 256, bool eventIndex = false)
+    {
+        var addr = PrepareRing(index, size, eventIndex);
+        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringNum, new VhostVringState { Index = (uint)index, Num = (uint)size }));
+        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringBase, new VhostVringState { Index = (uint)index, Num = 0 }));
+        Assert.Equal(0ul, SendAck(FrontendRequest.SetVringAddr, addr));
         Assert.Equal(0ul, SendAck(FrontendRequest.SetVringKick, (ulong)index, Kicks[index]!.Descriptor));
         Assert.Equal(0ul, SendAck(FrontendRequest.SetVringCall, (ulong)index, Calls[index]!.Descriptor));
         Assert.Equal(0ul, SendAck(FrontendRequest.SetVringEnable, new VhostVringState { Index = (uint)index, Num = 1 }));
