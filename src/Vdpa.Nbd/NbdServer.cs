@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using Uvdpa.Vdpa.VirtioDriver;
 using Uvdpa.Virtio.Abi;
 
@@ -13,7 +16,10 @@ namespace Uvdpa.Vdpa.Nbd;
 /// </summary>
 /// <remarks>
 /// Requests are read in order and run concurrently (at most <see cref="NbdServerOptions.MaxInFlight"/>); replies
-/// are written as requests complete, so they may leave out of order (the peer matches them by handle). FUA is a
+/// are written as requests complete, so they may leave out of order (the peer matches them by handle). Execution
+/// model: one reader loop, one long-lived worker loop per request slot, one sender loop; they hand slots to each
+/// other through allocation-free signals, and buffers come from the shared array pool, so a steady state allocates
+/// nothing per request. FUA is a
 /// write followed by a device flush. NBD_CMD_DISC (or end of stream) stops reading; what is in flight is finished
 /// and answered, then the socket is shut down. A device that went away answers ESHUTDOWN and closes the connection.
 /// A request with a bad magic, a WRITE whose payload is longer than the server takes, or a stream that ends in the
@@ -26,11 +32,16 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly Socket _socket;
     private readonly INbdBlockTarget _target;
     private readonly NbdServerOptions _options;
-    private readonly SemaphoreSlim _slots;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _inFlight = 1; // the reader's own reference; handlers add theirs
+    private readonly Slot[] _slots;
+    private readonly Stack<Slot> _free;
+    private readonly AsyncSignal _slotFreed = new();      // the reader waits: a slot came back (or stop)
+    private readonly ConcurrentQueue<Slot> _replies = new();
+    private readonly AsyncSignal _replyReady = new();     // the sender waits: a reply is queued (or stop)
+    private Task[] _loops = [];
+    private int _inFlight;
+    private volatile bool _stopRequested;
+    private volatile bool _finished;
+    private volatile bool _sendBroken;
     private string? _closeReason;
     private long _requests;
     private long _errors;
@@ -43,8 +54,14 @@ public sealed class NbdServer : IAsyncDisposable
         _socket = socket;
         _target = target;
         _options = options;
-        _slots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
         TransmissionFlags = FlagsFor(target);
+        _slots = new Slot[options.MaxInFlight];
+        _free = new Stack<Slot>(options.MaxInFlight);
+        for (int i = options.MaxInFlight - 1; i >= 0; i--)
+        {
+            _slots[i] = new Slot();
+            _free.Push(_slots[i]);
+        }
     }
 
     /// <summary>
@@ -64,6 +81,14 @@ public sealed class NbdServer : IAsyncDisposable
         options ??= NbdServerOptions.Default;
         options.Validate();
         var server = new NbdServer(socket, target, options);
+        var loops = new Task[server._slots.Length + 1];
+        for (int i = 0; i < server._slots.Length; i++)
+        {
+            var slot = server._slots[i];
+            loops[i] = Task.Run(() => server.WorkerLoopAsync(slot));
+        }
+        loops[^1] = Task.Run(server.SenderLoopAsync);
+        server._loops = loops;
         server._run = Task.Run(server.RunAsync);
         return server;
     }
@@ -105,17 +130,17 @@ public sealed class NbdServer : IAsyncDisposable
         return f;
     }
 
-    // ---- receive side ----
+    // ---- reader ----
 
     private async Task<string> RunAsync()
     {
         byte[] header = new byte[NbdRequestHeader.Size];
-        CancellationToken ct = _stop.Token;
         try
         {
             while (true)
             {
-                int got = await ReceiveAsync(header, ct).ConfigureAwait(false);
+                int got = await ReceiveAsync(header).ConfigureAwait(false);
+                if (_stopRequested) break;
                 if (got == 0)
                 {
                     SetCloseReason("the peer closed the connection");
@@ -138,42 +163,46 @@ public sealed class NbdServer : IAsyncDisposable
                     break;
                 }
 
-                await _slots.WaitAsync(ct).ConfigureAwait(false);
-                byte[]? payload = null;
+                // At the in-flight limit, stop reading until a reply went out.
+                Slot? slot;
+                while ((slot = TakeFree()) is null && !_stopRequested) await _slotFreed.WaitAsync().ConfigureAwait(false);
+                if (slot is null) break;
+
                 if (req.Command == NbdCommand.Write)
                 {
                     if (req.Length > (uint)_options.MaxPayloadBytes)
                     {
-                        _slots.Release();
+                        ReturnFree(slot);
                         SetCloseReason($"WRITE of {req.Length} bytes exceeds the {_options.MaxPayloadBytes}-byte maximum");
                         break;
                     }
-                    payload = ArrayPool<byte>.Shared.Rent((int)req.Length);
-                    int n = await ReceiveAsync(payload.AsMemory(0, (int)req.Length), ct).ConfigureAwait(false);
+                    byte[] payload = slot.AcquireData((int)req.Length);
+                    int n = await ReceiveAsync(payload.AsMemory(0, (int)req.Length)).ConfigureAwait(false);
                     if (n < req.Length)
                     {
-                        ArrayPool<byte>.Shared.Return(payload);
-                        _slots.Release();
-                        SetCloseReason($"the stream ended inside a WRITE payload ({n} of {req.Length} bytes)");
+                        ReturnFree(slot);
+                        SetCloseReason(_stopRequested ? "the server was stopped" : $"the stream ended inside a WRITE payload ({n} of {req.Length} bytes)");
                         break;
                     }
                 }
+                slot.Request = req;
+                slot.Error = Validate(req);
                 Interlocked.Increment(ref _inFlight);
-                _ = HandleAsync(req, Validate(req), payload);
+                slot.Ready.Set();
             }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            SetCloseReason("the server was stopped");
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
         {
-            SetCloseReason($"receive failed: {e.Message}");
+            SetCloseReason(_stopRequested ? "the server was stopped" : $"receive failed: {e.Message}");
         }
+        SetCloseReason("the server was stopped");
 
         // NBD protocol: after NBD_CMD_DISC the server answers what is still in flight, then closes.
-        ReleaseInFlight();
-        await _drained.Task.ConfigureAwait(false);
+        while (Volatile.Read(ref _inFlight) != 0) await _slotFreed.WaitAsync().ConfigureAwait(false);
+        _finished = true;
+        foreach (var s in _slots) s.Ready.Set();
+        _replyReady.Set();
+        await Task.WhenAll(_loops).ConfigureAwait(false);
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -187,16 +216,28 @@ public sealed class NbdServer : IAsyncDisposable
     }
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns the bytes read.</summary>
-    private async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         int got = 0;
         while (got < buffer.Length)
         {
-            int n = await _socket.ReceiveAsync(buffer[got..], SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await _socket.ReceiveAsync(buffer[got..], SocketFlags.None).ConfigureAwait(false);
             if (n == 0) break;
             got += n;
         }
         return got;
+    }
+
+    private Slot? TakeFree()
+    {
+        lock (_free) return _free.Count > 0 ? _free.Pop() : null;
+    }
+
+    private void ReturnFree(Slot slot)
+    {
+        slot.ReleaseData();
+        lock (_free) _free.Push(slot);
     }
 
     /// <summary>The error a request gets before the device sees it, or <see cref="NbdError.None"/>.</summary>
@@ -235,15 +276,19 @@ public sealed class NbdServer : IAsyncDisposable
         return NbdError.None;
     }
 
-    // ---- request execution and replies ----
+    // ---- workers: one per slot, for the server's lifetime ----
 
-    private async Task HandleAsync(NbdRequestHeader req, NbdError error, byte[]? payload)
+    private async Task WorkerLoopAsync(Slot slot)
     {
-        byte[]? reply = null;
-        int dataBytes = 0;
-        try
+        while (true)
         {
-            CancellationToken ct = _stop.Token;
+            await slot.Ready.WaitAsync().ConfigureAwait(false);
+            if (_finished) return;
+            // Ready is set exactly once per assignment, after the reader filled the slot; a spurious wake-up (the
+            // final stop signal) only happens once nothing is in flight.
+            NbdRequestHeader req = slot.Request;
+            NbdError error = slot.Error;
+            int dataBytes = 0;
             if (error == NbdError.None)
             {
                 try
@@ -254,53 +299,45 @@ public sealed class NbdServer : IAsyncDisposable
                     switch (req.Command)
                     {
                         case NbdCommand.Read:
-                            reply = ArrayPool<byte>.Shared.Rent(NbdSimpleReply.Size + length);
-                            await _target.ReadAsync(offset, reply.AsMemory(NbdSimpleReply.Size, length), ct).ConfigureAwait(false);
+                            byte[] into = slot.AcquireData(NbdSimpleReply.Size + length);
+                            await _target.ReadAsync(offset, into.AsMemory(NbdSimpleReply.Size, length), CancellationToken.None).ConfigureAwait(false);
                             dataBytes = length;
                             Interlocked.Add(ref _bytesRead, length);
                             break;
                         case NbdCommand.Write:
-                            await _target.WriteAsync(offset, payload.AsMemory(0, length), ct).ConfigureAwait(false);
+                            await _target.WriteAsync(offset, slot.Data.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
                             Interlocked.Add(ref _bytesWritten, length);
-                            if (fua) await _target.FlushAsync(ct).ConfigureAwait(false);
+                            if (fua) await _target.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                             break;
                         case NbdCommand.Flush:
-                            await _target.FlushAsync(ct).ConfigureAwait(false);
+                            await _target.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                             break;
                         case NbdCommand.Trim:
-                            await _target.DiscardAsync(offset, req.Length, ct).ConfigureAwait(false);
-                            if (fua) await _target.FlushAsync(ct).ConfigureAwait(false);
+                            await _target.DiscardAsync(offset, req.Length, CancellationToken.None).ConfigureAwait(false);
+                            if (fua) await _target.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                             break;
                         case NbdCommand.WriteZeroes:
-                            await _target.WriteZeroesAsync(offset, req.Length, (req.Flags & NbdCommandFlags.NoHole) == 0, ct).ConfigureAwait(false);
-                            if (fua) await _target.FlushAsync(ct).ConfigureAwait(false);
+                            await _target.WriteZeroesAsync(offset, req.Length, (req.Flags & NbdCommandFlags.NoHole) == 0, CancellationToken.None).ConfigureAwait(false);
+                            if (fua) await _target.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                             break;
                     }
                 }
                 catch (Exception e)
                 {
-                    // Any failure of the device ends as an error reply to this request only; a removed device (or a
-                    // stopped server) also ends the connection.
+                    // Any failure of the device ends as an error reply to this request only; a removed device also
+                    // ends the connection.
                     error = MapError(e);
                     dataBytes = 0;
-                    if (error == NbdError.Shutdown) Stop(e is OperationCanceledException ? "the server was stopped" : $"the device went away: {e.Message}");
+                    if (error == NbdError.Shutdown) Stop($"the device went away: {e.Message}");
                 }
             }
             if (error != NbdError.None) Interlocked.Increment(ref _errors);
-            reply ??= ArrayPool<byte>.Shared.Rent(NbdSimpleReply.Size);
-            new NbdSimpleReply(error, req.Handle).Write(reply);
-            await SendAsync(reply.AsMemory(0, NbdSimpleReply.Size + dataBytes)).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or OperationCanceledException)
-        {
-            Stop($"sending a reply failed: {e.Message}");
-        }
-        finally
-        {
-            if (payload is not null) ArrayPool<byte>.Shared.Return(payload);
-            if (reply is not null) ArrayPool<byte>.Shared.Return(reply);
-            _slots.Release();
-            ReleaseInFlight();
+            // A READ's data follows its reply header in the same buffer (one send); any other reply is the header alone.
+            slot.Reply = dataBytes > 0 ? slot.Data! : slot.HeaderBytes;
+            new NbdSimpleReply(error, req.Handle).Write(slot.Reply);
+            slot.ReplyBytes = NbdSimpleReply.Size + dataBytes;
+            _replies.Enqueue(slot);
+            _replyReady.Set();
         }
     }
 
@@ -315,27 +352,40 @@ public sealed class NbdServer : IAsyncDisposable
         _ => NbdError.Io,
     };
 
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> data)
-    {
-        await _sendLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            while (!data.IsEmpty)
-            {
-                int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
-                if (n <= 0) throw new IOException("the socket accepted no bytes");
-                data = data[n..];
-            }
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
+    // ---- sender: the only writer of the socket ----
 
-    private void ReleaseInFlight()
+    private async Task SenderLoopAsync()
     {
-        if (Interlocked.Decrement(ref _inFlight) == 0) _drained.TrySetResult();
+        while (true)
+        {
+            while (_replies.TryDequeue(out Slot? slot))
+            {
+                if (!_sendBroken)
+                {
+                    try
+                    {
+                        ReadOnlyMemory<byte> data = slot.Reply.AsMemory(0, slot.ReplyBytes);
+                        while (!data.IsEmpty)
+                        {
+                            int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                            if (n <= 0) throw new IOException("the socket accepted no bytes");
+                            data = data[n..];
+                        }
+                    }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+                    {
+                        // The peer is gone: later replies are dropped, the reader is stopped.
+                        _sendBroken = true;
+                        Stop($"sending a reply failed: {e.Message}");
+                    }
+                }
+                ReturnFree(slot);
+                Interlocked.Decrement(ref _inFlight);
+                _slotFreed.Set();
+            }
+            if (_finished) return;
+            await _replyReady.WaitAsync().ConfigureAwait(false);
+        }
     }
 
     private void SetCloseReason(string reason) => Interlocked.CompareExchange(ref _closeReason, reason, null);
@@ -343,13 +393,16 @@ public sealed class NbdServer : IAsyncDisposable
     private void Stop(string reason)
     {
         SetCloseReason(reason);
+        _stopRequested = true;
+        _slotFreed.Set();
         try
         {
-            _stop.Cancel();
+            // Wakes a pending receive with end of stream; replies can still be sent.
+            _socket.Shutdown(SocketShutdown.Receive);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // Already finished.
+            // Already closed.
         }
     }
 
@@ -362,7 +415,7 @@ public sealed class NbdServer : IAsyncDisposable
         Stop("the server was stopped");
         var done = await Task.WhenAny(_run, Task.Delay(timeout)).ConfigureAwait(false);
         if (done == _run) return true;
-        // Unblock handlers waiting to send: the socket goes away under them.
+        // Unblock a send stuck on a peer that stopped reading: the socket goes away under it.
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -375,4 +428,41 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Stops the server (as <see cref="StopAsync"/> with 10 s).</summary>
     public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+
+    /// <summary>
+    /// One request slot: the request, its data buffer and the worker's wake-up signal. The slot keeps a buffer of up
+    /// to <see cref="OwnedMax"/> bytes across requests (grown to the largest seen, so a steady state allocates
+    /// nothing); larger requests (the kernel sends up to 32 MiB) borrow from the shared pool for their duration.
+    /// </summary>
+    private sealed class Slot
+    {
+        private const int OwnedMax = NbdSimpleReply.Size + (128 << 10);
+        private byte[]? _owned;
+        private byte[]? _rented;
+
+        public readonly AsyncSignal Ready = new();
+        public readonly byte[] HeaderBytes = new byte[NbdSimpleReply.Size];
+        public NbdRequestHeader Request;
+        public NbdError Error;
+        public byte[]? Data;
+        public byte[] Reply = [];
+        public int ReplyBytes;
+
+        /// <summary>A buffer of at least <paramref name="bytes"/> for this request (WRITE payload or READ reply).</summary>
+        public byte[] AcquireData(int bytes)
+        {
+            if (bytes > OwnedMax) return Data = _rented = ArrayPool<byte>.Shared.Rent(bytes);
+            if (_owned is null || _owned.Length < bytes) _owned = new byte[Math.Min(OwnedMax, (int)BitOperations.RoundUpToPowerOf2((uint)bytes))];
+            return Data = _owned;
+        }
+
+        public void ReleaseData()
+        {
+            if (_rented is not null) ArrayPool<byte>.Shared.Return(_rented);
+            _rented = null;
+            Data = null;
+            Reply = [];
+            ReplyBytes = 0;
+        }
+    }
 }
