@@ -42,6 +42,22 @@ if (args.Length > 0 && args[0] == "tap")
     TapRoundTrip.Run(runs, TimeSpan.FromSeconds(seconds));
     return;
 }
+if (args.Length > 0 && args[0] == "nbd")
+{
+    // NBD server over a socketpair into vdpasim_blk (RAM): 4 KiB random I/O at QD1 and QD32, same slope method.
+    foreach (int depth in new[] { 1, 32 })
+    {
+        using var brig = new Rig(depth);
+        using var nbd = new NbdRandom(brig.AddBlk());
+        foreach (bool write in new[] { true, false })
+        {
+            for (var warm = Stopwatch.StartNew(); warm.Elapsed < TimeSpan.FromSeconds(3);) nbd.Run(20000, depth, write);
+            var (perOp, rate) = await Slope(n => Task.FromResult(nbd.Run(n, depth, write)), 100000);
+            Console.WriteLine($"nbd 4 KiB random {(write ? "write" : "read ")} QD{depth}: {rate / 1e3:F1} kIOPS, {perOp:F1} bytes allocated per request");
+        }
+    }
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(NetLoopback).Assembly).Run(args);
 
 // Runs n and 2n operations; returns (bytes allocated per operation from the difference, operations per second of the 2n run).

@@ -1,5 +1,7 @@
 using Uvdpa.Vdpa.Core;
+using Uvdpa.Vdpa.Nbd;
 using Uvdpa.Vdpa.Simulator;
+using Uvdpa.Vdpa.Tap;
 using Uvdpa.Vdpa.VirtioDriver;
 using Uvdpa.Vhost.User.Backend;
 
@@ -25,7 +27,10 @@ internal static class BusModules
 
     private static readonly Dictionary<string, Func<DaemonOptions, IVdpaBusDriver>> s_drivers = new(StringComparer.Ordinal)
     {
-        [VirtioVdpaDriver.DriverName] = _ => new VirtioVdpaDriver(),
+        // virtio_vdpa with the host-visible exposures chosen per device by bind options: tap=1 / tap-name=X (a net
+        // device as a TAP interface) and nbd=1 / nbd-index=N (a blk device as /dev/nbdN). Without them it is the
+        // plain in-process driver.
+        [VirtioVdpaDriver.DriverName] = _ => new NbdVirtioDriver(new TapVirtioDriver(new VirtioVdpaDriver())),
         [VhostUserBusDriver.DriverName] = o => new VhostUserBusDriver(o.VhostUserDirectory),
     };
 

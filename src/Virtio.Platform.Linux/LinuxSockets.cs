@@ -9,6 +9,34 @@ namespace Uvdpa.Virtio.Platform.Linux;
 /// </summary>
 public static class LinuxSockets
 {
+    /// <summary>
+    /// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected stream sockets as <see cref="Socket"/>s
+    /// (async I/O through the runtime's epoll engine). One end can be handed to the kernel by descriptor number
+    /// (NBD's NBD_SOCK_FD) while the other is served in process.
+    /// </summary>
+    public static unsafe (Socket First, Socket Second) CreateStreamPair()
+    {
+        int* sv = stackalloc int[2];
+        // SAFETY: sv points to two ints on this frame; socketpair writes exactly two descriptors there on success.
+        if (Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, sv) != 0) throw PlatformException.FromLastError("socketpair");
+        int a = sv[0], b = sv[1];
+        Socket? first = null;
+        try
+        {
+            first = new Socket(new SafeSocketHandle(a, ownsHandle: true));
+            a = -1;
+            var second = new Socket(new SafeSocketHandle(b, ownsHandle: true));
+            return (first, second);
+        }
+        catch
+        {
+            if (first is not null) first.Dispose();
+            if (a >= 0) Libc.Close(a);
+            Libc.Close(b);
+            throw;
+        }
+    }
+
     /// <summary>SOL_NETLINK (270), the level of the netlink socket options.</summary>
     public const int SolNetlink = Libc.SOL_NETLINK;
 

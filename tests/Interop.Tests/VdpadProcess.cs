@@ -129,7 +129,11 @@ internal sealed class VdpadProcess : IDisposable
         return (rss, threads);
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Stops vdpad as an administrator would (SIGTERM; SIGKILL after 60 s) and returns its exit code, or null when
+    /// it had to be killed or was not running.
+    /// </summary>
+    public int? Terminate()
     {
         try
         {
@@ -137,13 +141,25 @@ internal sealed class VdpadProcess : IDisposable
             {
                 using (var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", _process.Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false }))
                     kill?.WaitForExit();
-                if (!_process.WaitForExit(TimeSpan.FromSeconds(60))) _process.Kill(entireProcessTree: true);
+                if (!_process.WaitForExit(TimeSpan.FromSeconds(60)))
+                {
+                    _process.Kill(entireProcessTree: true);
+                    _process.WaitForExit();
+                    return null;
+                }
             }
             _process.WaitForExit();
+            return _process.ExitCode;
         }
         catch (InvalidOperationException)
         {
+            return null;
         }
+    }
+
+    public void Dispose()
+    {
+        Terminate();
         _process.Dispose();
         try
         {
