@@ -127,6 +127,7 @@ stop_backend() {
   be_pid=""
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A samples
 for run in $(seq "$RUNS"); do
   for size in $SIZES; do
@@ -149,6 +150,7 @@ done
 stats() { tr ' ' '\n' | grep -v '^$' | grep -v nan | sort -n | awk '{ v[n++] = $1 } END { printf "%d %d %d\n", v[0], v[int((n-1)/2)], v[n-1] }'; }
 echo
 echo "machine: $(nproc) CPUs, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'); commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo -dirty)"
+echo "load average (1/5/15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (busy pollers need idle CPUs: compare only runs on a quiet machine)"
 echo "runs $RUNS x ${SECONDS_PER_RUN}s (mean after ${WARMUP}s warm-up); vdpad args: ${VDPAD_ARGS:-none}; driver opts: ${DRIVER_OPTS:-none}"
 printf '| workload | frame | ours Mpps min / median / max | DPDK net_vhost Mpps min / median / max | ours/DPDK (medians) |\n'
 printf '|---|---|---|---|---|\n'
