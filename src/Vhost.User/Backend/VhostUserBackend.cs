@@ -46,6 +46,7 @@ public sealed class VhostUserBackend
     private readonly VdpaConfigOps _ops;
     private readonly ulong _offeredFeatures;
     private readonly bool _offerInflight;
+    private readonly bool _busyPoll;
     private readonly Lock _sessionLock = new();
 
     // ---- session state (touched only by the session thread) ----
@@ -59,11 +60,17 @@ public sealed class VhostUserBackend
     private InflightRegion? _inflight;
     private GuestMemory _memory = GuestMemory.Empty;
 
-    /// <summary>Creates the back-end for <paramref name="device"/>.</summary>
-    public VhostUserBackend(VdpaDevice device)
+    /// <summary>
+    /// Creates the back-end for <paramref name="device"/>; with <paramref name="busyPoll"/> every ring runs in the device's
+    /// poll mode (the device must support it) even when the front-end passes a kick fd.
+    /// </summary>
+    public VhostUserBackend(VdpaDevice device, bool busyPoll = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         _device = device;
+        if (busyPoll && !device.Ops.Supports(VdpaOptionalOps.Polling))
+            throw new VdpaException(Errno.EOPNOTSUPP, detail: $"vhost_vdpa: {device.Name} cannot poll its rings");
+        _busyPoll = busyPoll;
         _ops = device.Ops;
         ulong features = _ops.GetDeviceFeatures();
         ulong hidden = 1UL << VirtioFeatures.AccessPlatform;
@@ -613,7 +620,7 @@ public sealed class VhostUserBackend
         ring.KickSet = true;
         bool modeChanged = ring.Polling != polling;
         ring.Polling = polling;
-        if (ring.Applied && modeChanged) SetMode(r, i, polling);
+        if (ring.Applied && modeChanged && !_busyPoll) SetMode(r, i, polling);
         TryStart(r, i);
     }
 
@@ -637,7 +644,7 @@ public sealed class VhostUserBackend
         if (err == 0) err = _ops.SetVqState(i, new VqState(ring.Base));
         if (err != 0) Fail(r, $"device refused vring {i} (errno {-err})");
         _ops.SetVqCallback(i, ring.Call);
-        if (_ops.Supports(VdpaOptionalOps.Polling)) SetMode(r, i, ring.Polling);
+        if (_ops.Supports(VdpaOptionalOps.Polling)) SetMode(r, i, ring.Polling || _busyPoll);
         inflight?.SetActive(i, true);
         _ops.SetVqReady(i, true);
         ring.Desc = desc;

@@ -57,6 +57,8 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
         if (Encoding.UTF8.GetByteCount(path) > UnixStreamListener.MaxPathBytes)
             throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: socket path '{path}' is longer than {UnixStreamListener.MaxPathBytes} bytes (sun_path)");
         if (device.DeviceId == 0) throw new VdpaException(Errno.EINVAL, detail: "vhost_vdpa: device id 0");
+        if (opts.BusyPoll && !device.Ops.Supports(VdpaOptionalOps.Polling))
+            throw new VdpaException(Errno.EOPNOTSUPP, detail: $"vhost_vdpa: {device.Name} cannot poll its rings ({VhostUserDriverOptions.PollKey}=1)");
 
         UnixStreamListener listener;
         try
@@ -81,7 +83,7 @@ public sealed class VhostUserBusDriver : IVdpaBusDriver
             throw new VdpaException(Errno.EPERM, detail: $"vhost_vdpa: cannot set owner or mode of '{path}': {e.Message}");
         }
 
-        var binding = new Binding(this, device, new VhostUserBackend(device), listener, opts);
+        var binding = new Binding(this, device, new VhostUserBackend(device, opts.BusyPoll), listener, opts);
         if (!_bindings.TryAdd(device, binding))
         {
             binding.Close();

@@ -10,6 +10,8 @@ namespace Uvdpa.Vhost.User.Backend;
 /// <item><c>vhost-user-mode</c>: octal permissions of the socket (default 0600: a socket is read/write access to a disk).</item>
 /// <item><c>vhost-user-gid</c>: numeric group given to the socket (default: unchanged).</item>
 /// <item><c>vhost-user-allow-uid</c>: comma-separated uids allowed to connect besides root and the daemon's own uid (SO_PEERCRED).</item>
+/// <item><c>vhost-user-poll</c>: <c>1</c> puts every ring in the device's poll mode even when the front-end passes a kick fd
+/// (a busy-polling back-end, like DPDK's; kicks still wake it); default <c>0</c>.</item>
 /// </list>
 /// </summary>
 public sealed class VhostUserDriverOptions
@@ -24,6 +26,8 @@ public sealed class VhostUserDriverOptions
     public const string GroupKey = "vhost-user-gid";
     /// <summary>Option key: extra allowed uids.</summary>
     public const string AllowUidKey = "vhost-user-allow-uid";
+    /// <summary>Option key: busy-poll the rings.</summary>
+    public const string PollKey = "vhost-user-poll";
 
     /// <summary>Socket directory.</summary>
     public string Directory { get; init; } = DefaultDirectory;
@@ -37,13 +41,16 @@ public sealed class VhostUserDriverOptions
     /// <summary>Uids allowed besides 0 and the daemon's.</summary>
     public IReadOnlyList<uint> AllowedUserIds { get; init; } = [];
 
+    /// <summary>Rings run in the device's poll mode whether or not the front-end kicks.</summary>
+    public bool BusyPoll { get; init; }
+
     /// <summary>Parses bind options; EINVAL for malformed values.</summary>
     public static VhostUserDriverOptions Parse(BindOptions options, string? defaultDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         foreach (var key in options.Values.Keys)
         {
-            if (key.StartsWith("vhost-user-", StringComparison.Ordinal) && key is not (DirectoryKey or ModeKey or GroupKey or AllowUidKey))
+            if (key.StartsWith("vhost-user-", StringComparison.Ordinal) && key is not (DirectoryKey or ModeKey or GroupKey or AllowUidKey or PollKey))
                 throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: unknown option '{key}'");
         }
         var result = defaultDirectory is null ? new VhostUserDriverOptions() : new VhostUserDriverOptions { Directory = defaultDirectory };
@@ -81,6 +88,16 @@ public sealed class VhostUserDriverOptions
                 uids.Add(uv);
             }
         }
-        return new VhostUserDriverOptions { Directory = result.Directory, Mode = mode, GroupId = gid, AllowedUserIds = uids };
+        bool poll = false;
+        if (options.TryGet(PollKey, out var pv))
+        {
+            poll = pv switch
+            {
+                "1" => true,
+                "0" => false,
+                _ => throw new VdpaException(Errno.EINVAL, detail: $"vhost_vdpa: {PollKey} '{pv}' is not 0 or 1"),
+            };
+        }
+        return new VhostUserDriverOptions { Directory = result.Directory, Mode = mode, GroupId = gid, AllowedUserIds = uids, BusyPoll = poll };
     }
 }
