@@ -2,7 +2,7 @@ namespace Uvdpa.Vdpa.Core;
 
 /// <summary>
 /// One thing a bound device is exposed as: <see cref="Kind"/> is e.g. "vhost-user" (Location = socket path),
-/// "netdev" (interface name), "block" (a /dev node), "virtio" (an in-process driver object).
+/// "netdev" (interface name), "blockdev" (a /dev node, e.g. /dev/nbd0), "virtio" (an in-process driver object).
 /// </summary>
 public sealed record DeviceExposure(string Kind, string Location)
 {
