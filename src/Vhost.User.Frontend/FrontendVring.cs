@@ -16,8 +16,8 @@ internal sealed class FrontendVring
     private VdpaCallback? _callback;
     private EventFd? _kick;
     private EventFd? _call;
+    private EventFd? _stop;
     private Thread? _callThread;
-    private volatile bool _stopping;
     private long _calls;
 
     public FrontendVring(int index, string deviceName)
@@ -72,8 +72,8 @@ internal sealed class FrontendVring
             call.Dispose();
             throw;
         }
-        _stopping = false;
         _call = call;
+        _stop = EventFd.Create(nonBlocking: true);
         _callThread = new Thread(CallLoop) { IsBackground = true, Name = $"vu-fe {_deviceName} vq{_index} call" };
         _callThread.Start();
         Volatile.Write(ref _kick, kick);
@@ -108,24 +108,28 @@ internal sealed class FrontendVring
     private void StopCallThread()
     {
         var call = _call;
+        var stop = _stop;
         var thread = _callThread;
         _call = null;
+        _stop = null;
         _callThread = null;
-        if (call is null) return;
-        _stopping = true;
-        call.Signal();
+        if (call is null || stop is null) return;
+        stop.Signal();
         if (thread is not null && thread != Thread.CurrentThread) thread.Join();
         call.Dispose();
+        stop.Dispose();
     }
 
     private void CallLoop()
     {
         var call = _call!;
+        var stop = _stop!;
         while (true)
         {
-            // Blocking read: returns the number of signals since the last read (0 only on error).
-            ulong n = call.Consume();
-            if (_stopping || n == 0) return;
+            // Poll, then read: the back-end may switch the shared file description to O_NONBLOCK (libvhost-user
+            // does), so a blocking read cannot be relied on. A stop signal wins over a pending call.
+            if (FdPoll.WaitReadable(stop.Descriptor, call.Descriptor) != 1) return;
+            if (call.Consume() == 0) continue; // spurious (EAGAIN)
             Interlocked.Increment(ref _calls);
             Callback?.Invoke();
         }

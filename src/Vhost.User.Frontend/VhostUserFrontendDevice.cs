@@ -409,6 +409,33 @@ public sealed class VhostUserFrontendDevice : VdpaConfigOps
         _frontend.Dispose();
     }
 
+    /// <summary>
+    /// A diagnostic snapshot of queue <paramref name="index"/> as the driver's memory shows it (avail idx and flags,
+    /// used idx and flags, used_event, avail_event) plus what the parent knows; for failure messages.
+    /// </summary>
+    public string DescribeQueue(int index)
+    {
+        if (!TryGetVq(index, out var vq)) return $"no vq {index}";
+        GuestMemory memory;
+        lock (_lock) memory = _memory;
+        string ring = "memory not bound";
+        if (memory.Regions.Count > 0 && vq.AddressSet && vq.Num > 0 && _map is null)
+        {
+            using var space = new DmaSpace(memory);
+            using var lease = space.Acquire();
+            var v = lease.View;
+            ulong n = vq.Num;
+            v.TryReadUInt16(vq.Driver, out ushort availFlags);
+            v.TryReadUInt16(new Iova(vq.Driver.Value + 2), out ushort availIdx);
+            v.TryReadUInt16(new Iova(vq.Driver.Value + 4 + 2 * n), out ushort usedEvent);
+            v.TryReadUInt16(vq.Device, out ushort usedFlags);
+            v.TryReadUInt16(new Iova(vq.Device.Value + 2), out ushort usedIdx);
+            v.TryReadUInt16(new Iova(vq.Device.Value + 4 + 8 * n), out ushort availEvent);
+            ring = $"avail idx {availIdx} flags 0x{availFlags:x} used_event {usedEvent}; used idx {usedIdx} flags 0x{usedFlags:x} avail_event {availEvent}";
+        }
+        return $"vq {index}: num {vq.Num} base {vq.Base} ready {vq.Ready} started {vq.Started} calls {vq.Calls}; {ring}; status 0x{GetStatus():x}; last error {LastError ?? "none"}";
+    }
+
     // ---- internals (caller holds _lock) ----
 
     private bool TryGetVq(int index, out FrontendVring vq)

@@ -88,9 +88,9 @@ internal sealed class QsdProcess : IDisposable
                 _process.WaitForExit(); // drain the output
                 throw new InvalidOperationException($"qemu-storage-daemon exited with {_process.ExitCode} before it was ready; its output:\n{Log}");
             }
-            if (File.Exists(PidFile) && int.TryParse(SafeRead(PidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && pid == _process.Id)
+            if (File.Exists(PidFile) && int.TryParse(SafeRead(PidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && pid > 0)
                 return;
-            // Polling interval, not a readiness guess: the loop ends when the pid file names our process.
+            // Polling interval, not a readiness guess: the loop ends when the (fresh directory's) pid file holds a pid.
             Thread.Sleep(10);
         }
         throw new TimeoutException($"qemu-storage-daemon wrote no pid file within {StartTimeout}; its output:\n{Log}");
@@ -108,7 +108,7 @@ internal sealed class QsdProcess : IDisposable
         {
             using (var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", _process.Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false }))
                 kill?.WaitForExit();
-            if (!_process.WaitForExit(30_000)) _process.Kill();
+            if (!_process.WaitForExit(30_000)) _process.Kill(entireProcessTree: true);
         }
         _process.WaitForExit();
         return _process.ExitCode;
