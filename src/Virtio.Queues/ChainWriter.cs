@@ -42,6 +42,22 @@ public struct ChainWriter
         return total;
     }
 
+    /// <summary>
+    /// Dangerous: the guest memory at the cursor as a span of at most <paramref name="max"/> contiguous bytes (one
+    /// segment), so a device can fill it in place (e.g. pread straight into the buffer). Does not advance: call
+    /// <see cref="Skip"/> with the bytes actually produced. False when nothing remains or the memory is not writable.
+    /// The span is valid only while the caller's lease on <paramref name="memory"/> is held.
+    /// </summary>
+    public readonly bool DangerousTryGetSpan(DmaView memory, int max, out Span<byte> span)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        span = default;
+        if (max <= 0 || _cursor.Remaining == 0) return false;
+        var cursor = _cursor;
+        uint n = cursor.Next((ulong)max, out var address);
+        return memory.DangerousTryGetSpan(address, (int)n, AccessPermission.Write, out span);
+    }
+
     /// <summary>Skips <paramref name="count"/> bytes (leaving them as they are); false and no movement when fewer remain.</summary>
     public bool Skip(ulong count) => _cursor.Skip(count);
 
