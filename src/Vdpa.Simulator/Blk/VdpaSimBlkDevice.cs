@@ -18,6 +18,14 @@ internal sealed class VdpaSimBlkDevice : VdpaSimDevice
         | (1UL << BlkFeatures.Flush) | (1UL << BlkFeatures.SizeMax) | (1UL << BlkFeatures.SegMax) | (1UL << BlkFeatures.BlkSize)
         | (1UL << BlkFeatures.Topology) | (1UL << BlkFeatures.Mq) | (1UL << BlkFeatures.Discard) | (1UL << BlkFeatures.WriteZeroes);
 
+    /// <summary>
+    /// Features of a file-backed device (uvdpa extension): the kernel set plus VIRTIO_RING_F_INDIRECT_DESC. With
+    /// size_max 4 KiB and seg_max 32 a 128 KiB request is 34 descriptors; without indirect tables a 256-entry ring
+    /// then holds only 7 such requests, which caps large-block throughput far below a real disk's queue depth. The
+    /// queues accept indirect descriptors anyway (vringh does); the RAM device keeps the kernel's exact set.
+    /// </summary>
+    public const ulong FileBackedFeatureSet = SupportedFeatureSet | (1UL << VirtioFeatures.RingIndirectDesc);
+
     /// <summary>VDPASIM_BLK_CAPACITY in sectors (128 MiB).</summary>
     public const ulong DefaultCapacitySectors = 0x40000;
 
