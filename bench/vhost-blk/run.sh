@@ -13,8 +13,8 @@
 #       (null-co discards writes), so there is no like-for-like peer for it.
 # Each run starts fresh back-ends, then runs every workload against (a), (b), (c) in turn. Pinning: the back-end on
 # CPU $BACKEND_CPU, the front-end (this client) on CPU $FRONTEND_CPU, so two busy processes never share a core.
-# Output: every sample in $OUT/samples.txt, then a table: min / median / max per back-end and workload, and the ratio
-# of medians ours/qsd.
+# Output: every sample in $OUT/samples.txt, then a table: min / median / max per back-end and workload, and the
+# ratio ours/qsd computed within each run (both measured minutes apart under the same load), min / median / max.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -68,6 +68,7 @@ run_client() { # run_client LABEL SOCKET
 
 for run in $(seq "$RUNS"); do
   echo "== run $run/$RUNS"
+  echo "RUN $run" >> "$OUT/samples.txt"
   # (a) qemu-storage-daemon: ready when its pid file exists (written after the export, before accepting).
   rm -f "$work/qsd.pid" "$work/qsd.sock"
   taskset -c "$BACKEND_CPU" qemu-storage-daemon \
@@ -98,23 +99,28 @@ done
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 echo "commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo ' (dirty)')"
+echo "load average before the summary: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "runs: $RUNS × ${SECONDS_PER} s per workload (warm-up ${WARMUP} s), image ${SIZE_MIB} MiB in tmpfs, front-end CPU $FRONTEND_CPU, back-end CPU $BACKEND_CPU"
 python3 - "$OUT/samples.txt" <<'PY'
 import sys, statistics, collections
 s = collections.defaultdict(list); alloc = collections.defaultdict(list); unit = {}
+per_run = collections.defaultdict(dict)  # run -> (label, workload) -> value
+run = 0
 for line in open(sys.argv[1]):
     p = line.split()
+    if len(p) == 2 and p[0] == "RUN": run = int(p[1]); continue
     if len(p) < 7 or p[0] != "RESULT": continue
-    s[(p[1], p[2])].append(float(p[3])); unit[p[2]] = p[4]; alloc[(p[1], p[2])].append(float(p[6]))
+    v = float(p[3])
+    s[(p[1], p[2])].append(v); unit[p[2]] = p[4]; alloc[(p[1], p[2])].append(float(p[6]))
+    per_run[run][(p[1], p[2])] = v
 workloads = list(dict.fromkeys(w for _, w in s))
-print(f"| workload | unit | qsd min / median / max | ours (file) min / median / max | ratio ours/qsd (median) | ours (RAM) median | B alloc/op (ours-file, median) |")
+def mmm(v, fmt="{:,.0f}"): return " / ".join(fmt.format(x) for x in (min(v), statistics.median(v), max(v))) if v else "-"
+print("| workload | unit | qsd min / median / max | ours (file) min / median / max | ours/qsd per run: min / median / max | ours (RAM) median | B alloc/op (front-end, ours-file median) |")
 print("|---|---|---|---|---|---|---|")
-def mmm(v): return f"{min(v):,.0f} / {statistics.median(v):,.0f} / {max(v):,.0f}" if v else "-"
 for w in workloads:
     q = s.get(("qsd", w), []); o = s.get(("ours-file", w), []); r = s.get(("ours-ram", w), [])
-    ratio = f"{statistics.median(o) / statistics.median(q):.2f}×" if q and o else "-"
+    ratios = [d[("ours-file", w)] / d[("qsd", w)] for d in per_run.values() if ("ours-file", w) in d and ("qsd", w) in d and d[("qsd", w)] > 0]
     a = alloc.get(("ours-file", w), [])
-    print(f"| {w} | {unit[w]} | {mmm(q)} | {mmm(o)} | {ratio} | {statistics.median(r):,.0f} | {statistics.median(a):.1f} |" if r else
-          f"| {w} | {unit[w]} | {mmm(q)} | {mmm(o)} | {ratio} | - | {statistics.median(a) if a else 0:.1f} |")
+    print(f"| {w} | {unit[w]} | {mmm(q)} | {mmm(o)} | {mmm(ratios, '{:.2f}×')} | {statistics.median(r):,.0f} |" if r else f"| {w} | {unit[w]} | {mmm(q)} | {mmm(o)} | {mmm(ratios, '{:.2f}×')} | - |", f"{statistics.median(a):.1f} |" if a else "- |")
 PY
 echo "samples: $OUT/samples.txt (logs: $OUT/*.log)"
