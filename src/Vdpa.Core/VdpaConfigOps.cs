@@ -36,6 +36,12 @@ public enum VdpaOptionalOps
     Polling = 1 << 12,
     /// <summary>Inflight tracking hook. uvdpa extension.</summary>
     InflightTracking = 1 << 13,
+    /// <summary>
+    /// The device reaches driver memory from another process (e.g. a vhost-user back-end), so every region given to
+    /// <see cref="VdpaConfigOps.BindMemory"/> must be shareable (fd-backed, <see cref="Uvdpa.Virtio.Memory.MemoryRegion.Descriptor"/>
+    /// set). Drivers allocate their DMA memory from a memfd for such devices. uvdpa extension.
+    /// </summary>
+    SharedMemory = 1 << 14,
 }
 
 /// <summary>One vendor statistic (VDPA_ATTR_DEV_VENDOR_ATTR_NAME / _VALUE).</summary>

@@ -13,7 +13,8 @@ namespace Uvdpa.Vdpa.VirtioDriver;
 /// <see cref="DeviceExposure.Handle"/> is the <see cref="VirtioNetDevice"/> or <see cref="VirtioBlkDevice"/>.
 /// </summary>
 /// <remarks>
-/// Probe order (as the kernel): device id (0 → EINVAL); the driver's DMA memory is allocated and bound
+/// Probe order (as the kernel): device id (0 → EINVAL); the driver's DMA memory is allocated (from a memfd when the
+/// device declares <see cref="VdpaOptionalOps.SharedMemory"/>) and bound
 /// (<see cref="VdpaConfigOps.BindMemory"/>, the user-space analogue of "the device can reach host memory");
 /// reset; ACKNOWLEDGE; DRIVER; get_device_features ∩ driver table (+ supported transport bits); set_driver_features
 /// (failure → FAILED, probe fails); FEATURES_OK and a status re-read ("virtio: device refuses features" → FAILED,
@@ -98,7 +99,7 @@ public sealed class VirtioVdpaDriver : IVdpaBusDriver
             _ => 4096,
         };
 
-        var arena = new DmaArena(bytes);
+        var arena = new DmaArena(bytes, shared: ops.Supports(VdpaOptionalOps.SharedMemory));
         int err = ops.BindMemory(arena.Memory);
         if (err != 0)
         {

@@ -35,6 +35,41 @@ public struct ChainReader
         return total;
     }
 
+    /// <summary>
+    /// Dangerous: the guest memory at the cursor as a span of at most <paramref name="max"/> contiguous bytes (one
+    /// segment, or a run of segments adjacent in the device's address space and in one mapping), so a device can
+    /// consume it in place (e.g. pwrite straight from the buffer; the guest may change the bytes meanwhile, so never
+    /// interpret them). Does not advance: call <see cref="Skip"/> with the bytes consumed.
+    /// False when nothing remains or the memory is not readable. Valid only while the caller's lease is held.
+    /// </summary>
+    public readonly bool DangerousTryGetSpan(DmaView memory, int max, out ReadOnlySpan<byte> span)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        span = default;
+        if (max <= 0 || _cursor.Remaining == 0) return false;
+        // Segments that continue each other in the device's address space are coalesced (a driver splitting one
+        // buffer at size_max gives adjacent descriptors), so one backend call can cover the whole run.
+        var cursor = _cursor;
+        uint n = cursor.Next((ulong)max, out var address);
+        ulong total = n;
+        cursor.Advance(n);
+        while (total < (ulong)max && cursor.Remaining > 0)
+        {
+            uint m = cursor.Next((ulong)max - total, out var next);
+            if (next.Value != address.Value + total) break;
+            cursor.Advance(m);
+            total += m;
+        }
+        if (total > n && memory.DangerousTryGetSpan(address, (int)total, AccessPermission.Read, out var run))
+        {
+            span = run;
+            return true;
+        }
+        if (!memory.DangerousTryGetSpan(address, (int)n, AccessPermission.Read, out var s)) return false;
+        span = s;
+        return true;
+    }
+
     /// <summary>Skips <paramref name="count"/> bytes; false (and no movement) when fewer remain.</summary>
     public bool Skip(ulong count) => _cursor.Skip(count);
 }

@@ -42,6 +42,39 @@ public struct ChainWriter
         return total;
     }
 
+    /// <summary>
+    /// Dangerous: the guest memory at the cursor as a span of at most <paramref name="max"/> contiguous bytes (one
+    /// segment, or a run of segments adjacent in the device's address space and in one mapping), so a device can
+    /// fill it in place (e.g. pread straight into the buffer). Does not advance: call
+    /// <see cref="Skip"/> with the bytes actually produced. False when nothing remains or the memory is not writable.
+    /// The span is valid only while the caller's lease on <paramref name="memory"/> is held.
+    /// </summary>
+    public readonly bool DangerousTryGetSpan(DmaView memory, int max, out Span<byte> span)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        span = default;
+        if (max <= 0 || _cursor.Remaining == 0) return false;
+        // Segments that continue each other in the device's address space are coalesced (a driver splitting one
+        // buffer at size_max gives adjacent descriptors), so one backend call can cover the whole run.
+        var cursor = _cursor;
+        uint n = cursor.Next((ulong)max, out var address);
+        ulong total = n;
+        cursor.Advance(n);
+        while (total < (ulong)max && cursor.Remaining > 0)
+        {
+            uint m = cursor.Next((ulong)max - total, out var next);
+            if (next.Value != address.Value + total) break;
+            cursor.Advance(m);
+            total += m;
+        }
+        if (total > n && memory.DangerousTryGetSpan(address, (int)total, AccessPermission.Write, out var run))
+        {
+            span = run;
+            return true;
+        }
+        return memory.DangerousTryGetSpan(address, (int)n, AccessPermission.Write, out span);
+    }
+
     /// <summary>Skips <paramref name="count"/> bytes (leaving them as they are); false and no movement when fewer remain.</summary>
     public bool Skip(ulong count) => _cursor.Skip(count);
 

@@ -57,6 +57,19 @@ public sealed class BlkFileTests : IDisposable
     }
 
     [Fact]
+    public void FileBackedDevice_OffersIndirectDescriptors_TheRamDeviceKeepsTheKernelSet()
+    {
+        var (bus, m) = Mgmt();
+        var file = bus.AddDevice(m, "f1", WithFile(Image(1 << 20)));
+        var ram = bus.AddDevice(m, "r1", new DeviceConfigRequest());
+        Assert.Equal(VdpaSimBlkDevice.SupportedFeatureSet | (1UL << VirtioFeatures.RingIndirectDesc), file.Ops.GetDeviceFeatures());
+        Assert.Equal(VdpaSimBlkDevice.SupportedFeatureSet, ram.Ops.GetDeviceFeatures());
+        Assert.Equal(0UL, ram.Ops.GetDeviceFeatures() & (1UL << VirtioFeatures.RingIndirectDesc));
+        bus.DeleteDevice("f1");
+        bus.DeleteDevice("r1");
+    }
+
+    [Fact]
     public void Capacity_IsTheFileSizeRoundedDownToSectors()
     {
         var path = Image((1 << 20) + 300);

@@ -9,7 +9,7 @@ namespace Uvdpa.Vdpa.Simulator;
 /// The <c>vdpasim_blk</c> management device (vdpa_sim_blk.c): creates 128 MiB RAM-disk block devices (one queue).
 /// Like the kernel it fills no config_attr_mask, supported_features or max_supported_vqs. uvdpa extension: the
 /// option <c>file=&lt;path&gt;</c> backs the device with an existing raw image instead (capacity = its size rounded
-/// down to 512 bytes).
+/// down to 512 bytes); such a device also offers VIRTIO_RING_F_INDIRECT_DESC (<see cref="VdpaSimBlkDevice.FileBackedFeatureSet"/>).
 /// </summary>
 public sealed class VdpaSimBlkManagementDevice : VdpaManagementDevice
 {
@@ -44,7 +44,8 @@ public sealed class VdpaSimBlkManagementDevice : VdpaManagementDevice
 
         // vdpasim_create: provisioned features must be a subset (the netlink layer already refuses them for blk,
         // whose config_attr_mask is empty).
-        ulong features = VdpaSimBlkDevice.SupportedFeatureSet;
+        bool fileBacked = config.Options.ContainsKey(FileOption);
+        ulong features = fileBacked ? VdpaSimBlkDevice.FileBackedFeatureSet : VdpaSimBlkDevice.SupportedFeatureSet;
         if (config.Has(VdpaConfigAttr.DevFeatures))
         {
             if ((config.DeviceFeatures & ~features) != 0)

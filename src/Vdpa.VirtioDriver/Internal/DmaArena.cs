@@ -4,8 +4,8 @@ namespace Uvdpa.Vdpa.VirtioDriver.Internal;
 
 /// <summary>
 /// The driver's DMA memory for one device (the dma_alloc_coherent pool of virtio_ring.c plus the drivers' buffers):
-/// one shared memfd region at a fixed guest address, identity-mapped (IOVA = GPA) for the device, carved by a bump
-/// allocator. Reference counted: data-path operations <see cref="TryEnter"/>/<see cref="Exit"/> around their memory
+/// one region at a fixed guest address, identity-mapped (IOVA = GPA) for the device, carved by a bump
+/// allocator (private anonymous memory, or a memfd when the device lives in another process). Reference counted: data-path operations <see cref="TryEnter"/>/<see cref="Exit"/> around their memory
 /// accesses, so the pages stay mapped until the last one finishes even when the device is removed concurrently.
 /// </summary>
 internal sealed class DmaArena
@@ -19,13 +19,18 @@ internal sealed class DmaArena
     private long _next;
     private int _refs = 1; // the owner's reference
 
-    public DmaArena(long size)
+    /// <param name="size">Bytes (rounded up to a page).</param>
+    /// <param name="shared">
+    /// True when the device needs fd-backed memory it can pass to another process (<see cref="Core.VdpaOptionalOps.SharedMemory"/>).
+    /// </param>
+    public DmaArena(long size, bool shared = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
         size = AlignUp(size, 4096);
-        // Private anonymous memory: the device reaches it through BindMemory in this process, so no file descriptor
-        // is needed (10,000 bound devices must not hold 10,000 memfds), and untouched pages cost nothing.
-        _region = MemoryRegion.Anonymous(Base, size);
+        // Private anonymous memory by default: the device reaches it through BindMemory in this process, so no file
+        // descriptor is needed (10,000 bound devices must not hold 10,000 memfds), and untouched pages cost nothing.
+        // A device served by another process (a vhost-user back-end) gets a memfd it can map.
+        _region = shared ? MemoryRegion.Shared(Base, size, "uvdpa-virtio-dma") : MemoryRegion.Anonymous(Base, size);
         try
         {
             Memory = GuestMemory.Create(_region);
