@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using Uvdpa.Vdpa.Core;
 using Uvdpa.Virtio.Abi;
@@ -36,8 +37,10 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     /// <summary>VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK.</summary>
     private const int BackendFeatureEnableAfterDriverOk = 6;
 
-    /// <summary>Immediate re-polls of an idle polled queue before falling back to the timer.</summary>
-    private const int PollSpins = 8;
+    // Polled queues keep running while idle for this long before falling back to the 1 ms timer: long enough to
+    // cover a peer's turnaround (a front-end polling its used ring and refilling the avail ring), so a busy ring
+    // never waits for a kick or the timer.
+    private static readonly long PollIdleBudget = Stopwatch.Frequency / 5000; // 200 µs
 
     private readonly object _lock = new();
     private readonly VdpaSimVirtqueue[] _vqs;
@@ -56,7 +59,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     private uint _generation;
     private VdpaCallback? _configCallback;
     private Timer? _pollTimer;
-    private int _pollIdleRuns;
+    private long _pollIdleSince; // Stopwatch timestamp of the first idle polled run; 0 after progress
 
     private protected VdpaSimDevice(VdpaSimDeviceAttributes attributes, SimulatorOptions options)
     {
@@ -648,12 +651,13 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         return sum;
     }
 
-    /// <summary>Polled queues: run again at once after progress; when idle spin a few runs, then re-check on a 1 ms timer.</summary>
+    /// <summary>Polled queues: run again at once after progress and while idle for less than the budget; then re-check on a 1 ms timer.</summary>
     private void SchedulePoll(bool progress)
     {
-        if (progress) _pollIdleRuns = 0;
-        else _pollIdleRuns++;
-        if (_pollIdleRuns <= PollSpins)
+        long now = Stopwatch.GetTimestamp();
+        if (progress) _pollIdleSince = 0;
+        else if (_pollIdleSince == 0) _pollIdleSince = now;
+        if (_pollIdleSince == 0 || now - _pollIdleSince < PollIdleBudget)
         {
             _executor.Schedule();
             return;
