@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(42, LogLevel.Warning, "vhost-user {Device}: connection refused: {Reason}")]
     public static partial void VhostUserConnectionRefused(ILogger logger, string device, string reason);
 
+    [LoggerMessage(43, LogLevel.Warning, "nbd {Device}: {BlockDevice} was not released cleanly: {Problem}")]
+    public static partial void NbdTeardownProblem(ILogger logger, string device, string blockDevice, string problem);
+
     [LoggerMessage(10, LogLevel.Information, "state file {Path}: restored {Restored} of {Total} device(s)")]
     public static partial void StateRestored(ILogger logger, string path, int restored, int total);
 

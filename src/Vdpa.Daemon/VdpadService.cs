@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Uvdpa.Vdpa.Core;
 using Uvdpa.Vdpa.Management;
+using Uvdpa.Vdpa.Nbd;
 using Uvdpa.Vhost.User.Backend;
 
 namespace Uvdpa.Vdpa.Daemon;
@@ -82,6 +83,11 @@ internal sealed class VdpadService : IHostedService, IAsyncDisposable
         {
             var d = BusModules.CreateDriver(name, _options);
             if (d is VhostUserBusDriver vhostUser) LogSessions(vhostUser);
+            if (d is NbdVirtioDriver nbd)
+            {
+                var nbdLogger = _loggerFactory.CreateLogger("vdpad.nbd");
+                nbd.TeardownProblem += (device, path, problem) => Log.NbdTeardownProblem(nbdLogger, device.Name, path, problem);
+            }
             _bus.RegisterDriver(d);
             _drivers.Add(d);
         }

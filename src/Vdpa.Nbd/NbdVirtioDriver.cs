@@ -31,6 +31,13 @@ public sealed class NbdVirtioDriver : IVdpaBusDriver
     private readonly IVdpaBusDriver _inner;
     private readonly ConcurrentDictionary<VdpaDevice, NbdExport> _exports = new();
 
+    /// <summary>
+    /// Raised by <see cref="Remove"/> when the kernel did not release /dev/nbdN cleanly (still open or mounted at the
+    /// deadline, disconnect refused): the device, its block device path and what went wrong. The virtio device is
+    /// reset anyway; I/O still issued on the block device then fails.
+    /// </summary>
+    public event Action<VdpaDevice, string, string>? TeardownProblem;
+
     /// <summary>Wraps <paramref name="inner"/> (or a new <see cref="VirtioVdpaDriver"/>).</summary>
     public NbdVirtioDriver(IVdpaBusDriver? inner = null) => _inner = inner ?? new VirtioVdpaDriver();
 
@@ -109,7 +116,11 @@ public sealed class NbdVirtioDriver : IVdpaBusDriver
     public void Remove(VdpaDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        if (_exports.TryRemove(device, out var export)) export.Dispose();
+        if (_exports.TryRemove(device, out var export))
+        {
+            export.Dispose();
+            if (export.TeardownProblem is { } problem) TeardownProblem?.Invoke(device, export.DevicePath, problem);
+        }
         _inner.Remove(device);
     }
 }

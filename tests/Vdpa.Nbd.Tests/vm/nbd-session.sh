@@ -94,6 +94,20 @@ for f in random.bin hello.txt dir/f1 dir/f8; do
     [ "$want" = "$got" ] || fail "image: $f has sha256 $got, expected $want"
 done
 
+# Deleting a device whose block device is still mounted: the device goes; the kernel keeps /dev/nbd6 configured
+# until the last opener closes it, and vdpad says so in its log (after waiting up to 15 s for the release).
+cli uvdpa dev add name m0 mgmtdev vdpasim_blk driver virtio_vdpa driver-opt nbd-index=6
+run mkfs.ext4 -q -F /dev/nbd6
+mkdir -p /tmp/m-m0
+run mount /dev/nbd6 /tmp/m-m0
+cli dev del m0
+i=0; until grep -q "nbd m0: /dev/nbd6 was not released cleanly" /tmp/vdpad.log; do
+    i=$((i + 1)); [ $i -le 100 ] || fail "vdpad did not log that the mounted /dev/nbd6 was not released"
+    sleep 0.1
+done
+grep -A1 "nbd m0:" /tmp/vdpad.log
+umount -l /tmp/m-m0 2>/dev/null
+
 # Daemon stop tears down what is still exposed.
 cli uvdpa dev add name b1 mgmtdev vdpasim_blk driver virtio_vdpa driver-opt nbd-index=7
 [ "$(nbd_state nbd7)" = connected ] || fail "nbd7 not connected for b1"
