@@ -147,6 +147,44 @@ public sealed class MappingTests
         h.Quiesce();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PolledQueue_AsksForNoKicksWhileSpinning_AndForKicksWhenIdleOrBackInKickMode(bool leaveByIdling)
+    {
+        // A spin budget far longer than the test when leaving by a mode change, a short one when leaving by idling:
+        // no outcome depends on how fast this machine is.
+        var options = new SimulatorOptions { PollIdleBudget = leaveByIdling ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMinutes(5) };
+        using var h = SimHarness.Net(options, new DeviceConfigRequest { Mac = OwnMac, Mask = VdpaConfigAttr.Bit(VdpaConfigAttr.NetMacAddr) });
+        Assert.Equal(0, h.Start(NetDriverFeatures));
+        bool KickWanted() => h.Vqs[1].Queue.KickPrepare(h.Guest.View); // !(used->flags & NO_NOTIFY): no EVENT_IDX here
+        Assert.True(KickWanted());
+        PostRx(h, 256, 1, kick: false);
+        Assert.Equal(0, h.Ops.SetVqNotificationMode(1, VqNotificationMode.Poll));
+        Transmit(h, Make(OwnMac, 64), 2, kick: false);
+        Assert.Equal(1, h.WaitUsed(0).Token);
+        if (leaveByIdling)
+        {
+            // Before the 300 ms budget ran out the flag was set; after it, the device asks for kicks again and
+            // still serves a frame published without a kick (the timer).
+            SimHarness.WaitFor(KickWanted, "NO_NOTIFY cleared after the poll loop went idle");
+            PostRx(h, 256, 3, kick: false);
+            Transmit(h, Make(OwnMac, 64), 4, kick: false);
+            Assert.Equal(3, h.WaitUsed(0).Token);
+        }
+        else
+        {
+            SimHarness.WaitFor(() => !KickWanted(), "NO_NOTIFY set on the TX ring while the poll loop spins");
+            // Back to kick mode while spinning: the flag must not be left behind, or the driver would never kick again.
+            Assert.Equal(0, h.Ops.SetVqNotificationMode(1, VqNotificationMode.Kick));
+            SimHarness.WaitFor(KickWanted, "NO_NOTIFY cleared after the ring went back to kick mode");
+            PostRx(h, 256, 3, kick: false);
+            Transmit(h, Make(OwnMac, 64), 4, kick: true);
+            Assert.Equal(3, h.WaitUsed(0).Token);
+        }
+        h.Quiesce();
+    }
+
     [Fact]
     public void ThrowingDriverCallback_DoesNotStopTheDevice()
     {

@@ -285,6 +285,9 @@ public sealed class NetControlTests
         PostRx(h, 256, 1);
         Transmit(h, Make(OwnMac, 64), 2);
         Assert.False(h.TryWaitUsed(0, TimeSpan.FromMilliseconds(50), out _, out _));
+        // The kicks still scheduled runs (as vdpasim_kick_vq does); let them find the device stopped before DRIVER_OK
+        // comes back, or a run delayed by a busy machine would see it running (the race is the kernel's too).
+        h.Quiesce();
         h.Device.SetStatus(0x0f);
         Assert.False(h.TryWaitUsed(0, TimeSpan.FromMilliseconds(50), out _, out _));
         h.Kick(1);

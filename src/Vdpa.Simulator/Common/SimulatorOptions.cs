@@ -29,6 +29,12 @@ public sealed record SimulatorOptions
     /// <summary>Requests the blk simulator handles per work run before it reschedules (kernel: 5; default 64).</summary>
     public int BlkBatch { get; init; } = 64;
 
+    /// <summary>
+    /// How long a polled queue keeps re-running while idle before it falls back to a 1 ms timer (default 200 µs: a
+    /// peer's turnaround). While it spins it asks the driver not to kick (VRING_USED_F_NO_NOTIFY).
+    /// </summary>
+    public TimeSpan PollIdleBudget { get; init; } = TimeSpan.FromMicroseconds(200);
+
     /// <summary>vdpa_sim_blk <c>shared_backend</c>: every memory-backed blk device uses one 128 MiB store.</summary>
     public bool BlkSharedBackend { get; init; }
 }

@@ -37,10 +37,10 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     /// <summary>VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK.</summary>
     private const int BackendFeatureEnableAfterDriverOk = 6;
 
-    // Polled queues keep running while idle for this long before falling back to the 1 ms timer: long enough to
-    // cover a peer's turnaround (a front-end polling its used ring and refilling the avail ring), so a busy ring
-    // never waits for a kick or the timer.
-    private static readonly long PollIdleBudget = Stopwatch.Frequency / 5000; // 200 µs
+    // Polled queues keep running while idle for this long (Stopwatch ticks) before falling back to the 1 ms timer:
+    // long enough to cover a peer's turnaround (a front-end polling its used ring and refilling the avail ring), so
+    // a busy ring never waits for a kick or the timer (SimulatorOptions.PollIdleBudget).
+    private readonly long _pollIdleBudget;
 
     private readonly object _lock = new();
     private readonly VdpaSimVirtqueue[] _vqs;
@@ -67,6 +67,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         ArgumentNullException.ThrowIfNull(options);
         Attributes = attributes;
         _batchMapping = options.BatchMapping;
+        _pollIdleBudget = (long)(options.PollIdleBudget.TotalSeconds * Stopwatch.Frequency);
         _vqs = new VdpaSimVirtqueue[attributes.NumVqs];
         for (int i = 0; i < _vqs.Length; i++) _vqs[i] = new VdpaSimVirtqueue(i);
         _spaces = new DmaSpace[attributes.NumAddressSpaces];
@@ -549,7 +550,8 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         if (_freed || !_running) return;
         foreach (var vq in _vqs)
         {
-            if (vq.Mode == VqNotificationMode.Poll && vq.Ready)
+            // A polled ring runs; a ring left with NO_NOTIFY by an earlier poll needs a run to ask for kicks again.
+            if ((vq.Mode == VqNotificationMode.Poll || vq.NotifySuppressed) && vq.Ready)
             {
                 _executor.Schedule();
                 return;
@@ -561,7 +563,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     private void ExecuteWork()
     {
         int callbacks = 0;
-        bool reschedule = false, polling = false, progress = false;
+        bool reschedule = false, polling = false, progress = false, spin = false;
         try
         {
             lock (_lock)
@@ -597,6 +599,28 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
                         if (notify && vq.Callback is { } cb) _pendingCallbacks[callbacks++] = cb;
                         if (vq.Queue.IsBroken) _status |= (byte)DeviceStatus.NeedsReset;
                         if (vq.Mode == VqNotificationMode.Poll && vq.Ready && !vq.Queue.IsBroken) polling = true;
+                    }
+
+                    // Busy polling (vhost's notify disable/enable around its handle loop): while the poll loop spins,
+                    // ask the driver not to kick (VRING_USED_F_NO_NOTIFY); before it falls back to the timer, ask for
+                    // kicks again and re-check, so a buffer added in between is never stranded. A ring that is no
+                    // longer polled (or restarted) gets kicks back on its next run.
+                    if (polling) spin = KeepSpinning(progress);
+                    foreach (var vq in _vqs)
+                    {
+                        if (!vq.Ready || vq.Queue.IsBroken) continue;
+                        bool spinning = spin && vq.Mode == VqNotificationMode.Poll;
+                        if (spinning && !vq.NotifySuppressed)
+                        {
+                            vq.Queue.DisableNotifications(ViewOf(vq));
+                            vq.NotifySuppressed = true;
+                        }
+                        else if (!spinning && vq.NotifySuppressed)
+                        {
+                            vq.NotifySuppressed = false;
+                            if (vq.Queue.EnableNotifications(ViewOf(vq))) spin |= polling;
+                            if (vq.Mode != VqNotificationMode.Poll && vq.Queue.HasAvailable(ViewOf(vq))) reschedule = true;
+                        }
                     }
                 }
                 finally
@@ -640,7 +664,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         }
         else if (polling)
         {
-            SchedulePoll(progress);
+            SchedulePoll(spin);
         }
     }
 
@@ -651,13 +675,19 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         return sum;
     }
 
-    /// <summary>Polled queues: run again at once after progress and while idle for less than the budget; then re-check on a 1 ms timer.</summary>
-    private void SchedulePoll(bool progress)
+    /// <summary>Polled queues: true after progress and while idle for less than the budget (run again at once).</summary>
+    private bool KeepSpinning(bool progress)
     {
         long now = Stopwatch.GetTimestamp();
         if (progress) _pollIdleSince = 0;
         else if (_pollIdleSince == 0) _pollIdleSince = now;
-        if (_pollIdleSince == 0 || now - _pollIdleSince < PollIdleBudget)
+        return _pollIdleSince == 0 || now - _pollIdleSince < _pollIdleBudget;
+    }
+
+    /// <summary>Polled queues: run again at once while spinning; otherwise re-check on a 1 ms timer.</summary>
+    private void SchedulePoll(bool spin)
+    {
+        if (spin)
         {
             _executor.Schedule();
             return;

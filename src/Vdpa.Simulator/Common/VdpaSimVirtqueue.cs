@@ -46,6 +46,13 @@ internal sealed class VdpaSimVirtqueue
         set => _callback = value;
     }
 
+    /// <summary>
+    /// The worker set VRING_USED_F_NO_NOTIFY while busy-polling this ring and has not cleared it yet. Survives ring
+    /// stops and resets on purpose: the flag stays in the ring's memory, so the next run that is not spinning on
+    /// this ring must clear it, or a driver in kick mode would never kick again.
+    /// </summary>
+    public bool NotifySuppressed { get; set; }
+
     /// <summary>Set by a completion in the current run: ask the ring whether the driver wants an interrupt.</summary>
     public bool NotifyCheck { get; set; }
 
