@@ -54,25 +54,10 @@ public struct ChainWriter
         ArgumentNullException.ThrowIfNull(memory);
         span = default;
         if (max <= 0 || _cursor.Remaining == 0) return false;
-        // Segments that continue each other in the device's address space are coalesced (a driver splitting one
-        // buffer at size_max gives adjacent descriptors), so one backend call can cover the whole run.
-        var cursor = _cursor;
-        uint n = cursor.Next((ulong)max, out var address);
-        ulong total = n;
-        cursor.Advance(n);
-        while (total < (ulong)max && cursor.Remaining > 0)
-        {
-            uint m = cursor.Next((ulong)max - total, out var next);
-            if (next.Value != address.Value + total) break;
-            cursor.Advance(m);
-            total += m;
-        }
-        if (total > n && memory.DangerousTryGetSpan(address, (int)total, AccessPermission.Write, out var run))
-        {
-            span = run;
-            return true;
-        }
-        return memory.DangerousTryGetSpan(address, (int)n, AccessPermission.Write, out span);
+        // One backend call can cover a run of segments adjacent in the device's address space, if one mapping holds it.
+        var address = _cursor.PeekContiguous((ulong)max, out uint first, out ulong total);
+        if (total > first && memory.DangerousTryGetSpan(address, (int)total, AccessPermission.Write, out span)) return true;
+        return memory.DangerousTryGetSpan(address, (int)first, AccessPermission.Write, out span);
     }
 
     /// <summary>Skips <paramref name="count"/> bytes (leaving them as they are); false and no movement when fewer remain.</summary>

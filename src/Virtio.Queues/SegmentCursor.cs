@@ -37,6 +37,28 @@ internal struct SegmentCursor
         }
     }
 
+    /// <summary>
+    /// Without moving: the address at the cursor, the bytes of the current segment there (<paramref name="first"/>),
+    /// and the length of the run (<paramref name="total"/>, at most <paramref name="max"/>) that later segments
+    /// continue contiguously in the device's address space (a driver splitting one buffer at size_max gives adjacent
+    /// descriptors). Call only while <see cref="Remaining"/> is non-zero.
+    /// </summary>
+    public readonly Iova PeekContiguous(ulong max, out uint first, out ulong total)
+    {
+        var cursor = this;
+        first = cursor.Next(max, out var address);
+        total = first;
+        cursor.Advance(first);
+        while (total < max && cursor.Remaining > 0)
+        {
+            uint m = cursor.Next(max - total, out var next);
+            if (next.Value != address.Value + total) break;
+            cursor.Advance(m);
+            total += m;
+        }
+        return address;
+    }
+
     /// <summary>Moves forward by <paramref name="n"/> bytes, at most what <see cref="Next"/> returned.</summary>
     public void Advance(uint n)
     {
