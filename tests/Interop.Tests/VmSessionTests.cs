@@ -1,4 +1,5 @@
 using System.Text;
+using Uvdpa.Tests.Shared;
 using Uvdpa.Vdpa.Cli;
 using Xunit.Abstractions;
 
@@ -34,15 +35,13 @@ public sealed class VmSessionTests(ITestOutputHelper output)
             export VDPA=/tmp/vdpa-uvdpa
             {{session}}
             """;
-        ProcessResult r = await ProcessRunner.RunAsync(TestEnvironment.RunInVm!, [script],
-            new Dictionary<string, string?> { ["VM_TIMEOUT"] = VmTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), ["VM_KERNEL"] = "6.12" },
-            TimeSpan.FromSeconds(VmTimeoutSeconds + 60));
+        VmResult r = await VmRunner.RunAsync(TestEnvironment.RunInVm!, script, VmTimeoutSeconds, "6.12", output.WriteLine);
 
         string expected = (await File.ReadAllTextAsync(TestEnvironment.Golden(Transcript.Session71)))
             .Replace("vdpa utility, iproute2-7.1.0", "vdpa utility, " + CliApp.Version, StringComparison.Ordinal);
-        string actual = r.StdoutText;
-        output.WriteLine($"run-in-vm exit {r.Exit}; guest stdout {r.Stdout.Length} bytes, stderr {r.Stderr.Length} bytes");
-        if (r.Stderr.Length > 0) output.WriteLine("run-in-vm stderr:\n" + r.StderrText);
+        string actual = r.Stdout;
+        output.WriteLine($"run-in-vm exit {r.Exit} after {r.Boots} boot(s); guest stdout {actual.Length} chars, stderr {r.Stderr.Length} chars");
+        if (r.Stderr.Length > 0) output.WriteLine("run-in-vm stderr:\n" + r.Stderr);
         if (actual == expected && r.Exit == 0)
         {
             output.WriteLine($"{Transcript.Parse(actual).Count} commands: the guest session equals the 7.1 capture (except the -V line)");
@@ -51,7 +50,7 @@ public sealed class VmSessionTests(ITestOutputHelper output)
         string diff = await Diff.UnifiedAsync(expected, actual, "iproute2-7.1-on-6.12", "uvdpa-cli-kernel-on-6.12");
         string report = new StringBuilder()
             .Append("run-in-vm exit ").Append(r.Exit).Append('\n')
-            .Append("--- run-in-vm stderr ---\n").Append(r.StderrText).Append('\n')
+            .Append("--- run-in-vm stderr ---\n").Append(r.Stderr).Append('\n')
             .Append("--- full diff (golden vs guest) ---\n").Append(diff).ToString();
         output.WriteLine(report);
         Assert.Fail(report);

@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using System.Text;
+using Uvdpa.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace Uvdpa.Vdpa.Nbd.Tests;
@@ -30,30 +29,10 @@ public sealed class VmNbdTests(ITestOutputHelper output)
 
         string session = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "vm", "nbd-session.sh"));
         string script = $"BIN='{bin}'\n{session}";
-        var psi = new ProcessStartInfo(VmEnvironment.RunInVm!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        psi.Environment["VM_TIMEOUT"] = VmTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        psi.Environment["VM_KERNEL"] = "6.12";
-        using var p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(VmTimeoutSeconds + 120));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync();
-        }
-        string o = await stdout, e = await stderr;
-        var report = new StringBuilder()
-            .Append("run-in-vm exit ").Append(p.ExitCode).Append('\n')
-            .Append("--- guest stdout ---\n").Append(o).Append('\n')
-            .Append("--- guest stderr ---\n").Append(e).ToString();
+        VmResult r = await VmRunner.RunAsync(VmEnvironment.RunInVm!, script, VmTimeoutSeconds, "6.12", output.WriteLine);
+        string report = r.ToString();
         output.WriteLine(report);
-        Assert.True(p.ExitCode == 0 && o.Contains("NBD-VM-SESSION-OK", StringComparison.Ordinal), report);
+        Assert.True(r.Exit == 0 && r.Stdout.Contains("NBD-VM-SESSION-OK", StringComparison.Ordinal), report);
     }
 }
 
