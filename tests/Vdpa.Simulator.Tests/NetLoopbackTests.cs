@@ -120,6 +120,41 @@ public sealed class NetLoopbackTests
     }
 
     [Fact]
+    public void AKickFromAWorker_IsHandledOnThatThread_BeforeTheKickReturns()
+    {
+        using var h = Started();
+        PostRx(h, 2048, token: 5, kick: false);
+        h.Quiesce();
+        var frame = Make(OwnMac, 12 + 60);
+        Transmit(h, frame, token: 6, kick: false);
+        h.Ops.KickVqFromWorker(1);
+        // No waiting: the run happened inside the call.
+        Assert.True(h.Vqs[0].Queue.TryGetUsed(h.Guest.View, out int rxToken, out uint rxLen));
+        Assert.Equal((5, (uint)frame.Length), (rxToken, rxLen));
+        Assert.True(h.Vqs[1].Queue.TryGetUsed(h.Guest.View, out int txToken, out _));
+        Assert.Equal(6, txToken);
+    }
+
+    [Fact]
+    public void PolledTx_WithNoRxBuffer_TakesEveryFrameAsAnOverrun_WithoutKicks()
+    {
+        // The kernel (and a kicked ring here) takes one frame per kick while RX is full; a polled ring has no kicks to
+        // wait for and drops at its own pace, the overruns counting towards the batch.
+        using var h = Started(options: new SimulatorOptions { NetBatch = 16 });
+        const int frames = 100;
+        for (int i = 0; i < frames; i++) Transmit(h, Make(OwnMac, 64), 1000 + i, kick: false);
+        Assert.Equal(0, h.Ops.SetVqNotificationMode(1, VqNotificationMode.Poll));
+        for (int i = 0; i < frames; i++) Assert.Equal((1000 + i, 0u), h.WaitUsed(1));
+        // 100 frames in batches of 16: 7 runs that moved the ring (one frame per run would be 100).
+        Assert.Equal(7, ((VdpaSimDevice)h.Ops).ProgressRuns);
+        Assert.Equal(0, h.Ops.SetVqNotificationMode(1, VqNotificationMode.Kick));
+        h.Quiesce();
+        Assert.Equal((ulong)frames, h.Stats(0)["rx overruns"]);
+        Assert.Equal((ulong)frames, h.Stats(1)["tx packets"]);
+        Assert.Equal(0ul, h.Stats(0)["rx packets"]);
+    }
+
+    [Fact]
     public void FrameLongerThanPage_IsTruncatedTo4096()
     {
         using var h = Started();

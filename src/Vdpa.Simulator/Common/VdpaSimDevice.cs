@@ -101,6 +101,9 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     private protected DmaView ViewOf(VdpaSimVirtqueue vq) => _views[vq.Asid]!;
 
     /// <summary>True when a run is neither queued nor running (tests).</summary>
+    /// <summary>Runs that moved a ring (tests: how work is batched). Written by the run, under the lock.</summary>
+    internal long ProgressRuns { get; private set; }
+
     internal bool IsWorkIdle => _executor.IsIdle;
 
     // ---- class hooks ----
@@ -179,6 +182,18 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
             return;
         }
         if (vq.Ready) _executor.Schedule();
+    }
+
+    /// <inheritdoc />
+    public override void KickVqFromWorker(int index)
+    {
+        if (!TryGetVq(index, out var vq)) return;
+        if (!_running && (_status & (byte)DeviceStatus.DriverOk) != 0)
+        {
+            _pendingKick = true;
+            return;
+        }
+        if (vq.Ready) _executor.RunOrSchedule();
     }
 
     /// <inheritdoc />
@@ -488,6 +503,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
         if (_freed) return;
         _freed = true;
         _executor.WaitIdle(TimeSpan.FromSeconds(10));
+        _executor.Stop();
         lock (_lock)
         {
             _pollTimer?.Dispose();
@@ -553,6 +569,9 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
             // A polled ring runs; a ring left with NO_NOTIFY by an earlier poll needs a run to ask for kicks again.
             if ((vq.Mode == VqNotificationMode.Poll || vq.NotifySuppressed) && vq.Ready)
             {
+                // Polled runs follow each other back to back: give them the device's own thread (the kernel's kthread)
+                // rather than a thread-pool hop per run. The thread stays until the device is freed.
+                if (vq.Mode == VqNotificationMode.Poll) _executor.UseDedicatedThread($"vDPA sim worker: {Attributes.Name}");
                 _executor.Schedule();
                 return;
             }
@@ -590,6 +609,7 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
                         reschedule = false;
                     }
                     progress = AvailSum() != before;
+                    if (progress) ProgressRuns++;
 
                     foreach (var vq in _vqs)
                     {
@@ -678,10 +698,14 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     /// <summary>Polled queues: true after progress and while idle for less than the budget (run again at once).</summary>
     private bool KeepSpinning(bool progress)
     {
+        if (progress)
+        {
+            _pollIdleSince = 0;
+            return true;
+        }
         long now = Stopwatch.GetTimestamp();
-        if (progress) _pollIdleSince = 0;
-        else if (_pollIdleSince == 0) _pollIdleSince = now;
-        return _pollIdleSince == 0 || now - _pollIdleSince < _pollIdleBudget;
+        if (_pollIdleSince == 0) _pollIdleSince = now;
+        return now - _pollIdleSince < _pollIdleBudget;
     }
 
     /// <summary>Polled queues: run again at once while spinning; otherwise re-check on a 1 ms timer.</summary>

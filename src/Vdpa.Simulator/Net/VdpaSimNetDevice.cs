@@ -158,9 +158,17 @@ internal sealed class VdpaSimNetDevice : VdpaSimDevice
             }
             if (popped != PopStatus.Chain)
             {
-                // No RX buffer (or a broken RX ring): the frame is lost, not retried, and the run stops.
+                // No RX buffer (or a broken RX ring): the frame is lost, not retried, and the run stops; the kernel
+                // then waits for the next kick, so a full RX ring costs one frame per kick. A polled TX ring has no
+                // kicks to wait for: it goes on taking (and losing) frames as a NIC with a full RX ring drops at its
+                // line rate, each counted as an overrun, the overruns counting towards the batch.
                 rxOverruns++;
                 Complete(txq, txChain.Head, 0);
+                if (popped == PopStatus.Empty && txq.Mode == VqNotificationMode.Poll)
+                {
+                    if (txPkts < _batch) continue;
+                    reschedule = true;
+                }
                 break;
             }
 

@@ -5,7 +5,8 @@ namespace Uvdpa.Vhost.User.Backend;
 
 /// <summary>
 /// vhost's ioeventfd analogue: a thread that waits on a front-end's kick eventfd and rings the device's doorbell
-/// (<see cref="VdpaConfigOps.KickVq"/>). Owns the kick eventfd.
+/// (<see cref="VdpaConfigOps.KickVqFromWorker"/>: the device may do the kicked work on this thread). Owns the kick
+/// eventfd.
 /// </summary>
 internal sealed class KickRelay : IDisposable
 {
@@ -30,7 +31,7 @@ internal sealed class KickRelay : IDisposable
         {
             while (FdPoll.WaitReadable(_kick.Descriptor, _stop.Descriptor) == 0)
             {
-                if (_kick.Consume() != 0) _ops.KickVq(_index);
+                if (_kick.Consume() != 0) _ops.KickVqFromWorker(_index);
             }
         }
         catch (PlatformException)
