@@ -516,6 +516,17 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     /// <summary>vdpasim_schedule_work.</summary>
     private protected void ScheduleWork() => _executor.Schedule();
 
+    /// <summary>
+    /// Writes a used element for <paramref name="head"/> that the driver sees at the queue's next
+    /// <see cref="SplitDeviceQueue.PublishUsed"/> (at the latest, the notification check after the run), so a batch
+    /// moves used->idx once.
+    /// </summary>
+    private protected bool CompleteDeferred(VdpaSimVirtqueue vq, ushort head, uint length)
+    {
+        vq.NotifyCheck = true;
+        return vq.Queue.TryAddUsed(ViewOf(vq), head, length);
+    }
+
     /// <summary>Publishes a used element for <paramref name="head"/> and asks for a notification check after the run.</summary>
     private protected bool Complete(VdpaSimVirtqueue vq, ushort head, uint length)
     {

@@ -145,7 +145,7 @@ internal sealed class VdpaSimNetDevice : VdpaSimDevice
             if (!ReceiveFilter(buffer, read))
             {
                 rxDrops++;
-                Complete(txq, txChain.Head, 0);
+                CompleteDeferred(txq, txChain.Head, 0);
                 continue;
             }
 
@@ -163,7 +163,7 @@ internal sealed class VdpaSimNetDevice : VdpaSimDevice
                 // kicks to wait for: it goes on taking (and losing) frames as a NIC with a full RX ring drops at its
                 // line rate, each counted as an overrun, the overruns counting towards the batch.
                 rxOverruns++;
-                Complete(txq, txChain.Head, 0);
+                CompleteDeferred(txq, txChain.Head, 0);
                 if (popped == PopStatus.Empty && txq.Mode == VqNotificationMode.Poll)
                 {
                     if (txPkts < _batch) continue;
@@ -183,8 +183,8 @@ internal sealed class VdpaSimNetDevice : VdpaSimDevice
 
             rxPkts++;
             rxBytes += written;
-            Complete(txq, txChain.Head, 0);
-            Complete(rxq, rxChain.Head, (uint)written);
+            CompleteDeferred(txq, txChain.Head, 0);
+            CompleteDeferred(rxq, rxChain.Head, (uint)written);
 
             // The kernel checks its batch (tx_pkts > 4) only here, after a delivered frame; drops do not count.
             if (txPkts >= _batch)
@@ -193,6 +193,11 @@ internal sealed class VdpaSimNetDevice : VdpaSimDevice
                 break;
             }
         }
+
+        // One used->idx store per ring per run (the kernel's vringh moves it per frame): a driver polling used->idx
+        // sees the batch at once, and the cache line it polls moves between the CPUs once per run, not per frame.
+        txq.Queue.PublishUsed(txView);
+        rxq.Queue.PublishUsed(rxView);
 
         Add(ref _txPkts, txPkts);
         Add(ref _txBytes, txBytes);

@@ -25,6 +25,7 @@ public sealed class SplitDeviceQueue
     private bool _ringChecked;
     private ushort _lastAvail;
     private ushort _usedIdx;
+    private int _unpublishedUsed;    // elements written past _usedIdx by TryAddUsed, not yet exposed by PublishUsed
     private ushort _signalledUsed;   // used idx at the last ShouldNotifyDriver (vringh's last_used_idx)
     private int _completedSinceSignal; // pushes since then (vringh's completed)
     private int _undoable;
@@ -82,6 +83,7 @@ public sealed class SplitDeviceQueue
             if (value)
             {
                 _usedIdx = _lastAvail;
+                _unpublishedUsed = 0;
                 _signalledUsed = _lastAvail;
                 _completedSinceSignal = 0;
                 _undoable = 0;
@@ -133,6 +135,7 @@ public sealed class SplitDeviceQueue
         IndirectDescriptors = false;
         _lastAvail = 0;
         _usedIdx = 0;
+        _unpublishedUsed = 0;
         _signalledUsed = 0;
         _completedSinceSignal = 0;
         _undoable = 0;
@@ -195,32 +198,59 @@ public sealed class SplitDeviceQueue
 
     /// <summary>
     /// Publishes a used element for chain <paramref name="head"/> with <paramref name="writtenLength"/> bytes written
-    /// (vringh_complete). Returns false when the queue is (or becomes) broken.
+    /// (vringh_complete). Returns false when the queue is (or becomes) broken. Elements added by
+    /// <see cref="TryAddUsed"/> before it are published with it.
     /// </summary>
     public bool TryPushUsed(DmaView memory, ushort head, uint writtenLength)
+        => TryAddUsed(memory, head, writtenLength) && PublishUsed(memory);
+
+    /// <summary>
+    /// Writes a used element for chain <paramref name="head"/> without exposing it: the driver sees it at the next
+    /// <see cref="PublishUsed"/> (or <see cref="TryPushUsed"/>), which moves used->idx once for the whole batch, as
+    /// DPDK's vhost does per burst. Returns false when the queue is (or becomes) broken.
+    /// </summary>
+    public bool TryAddUsed(DmaView memory, ushort head, uint writtenLength)
     {
         ArgumentNullException.ThrowIfNull(memory);
         if (head >= _size) throw new ArgumentOutOfRangeException(nameof(head), "not a descriptor index of this queue");
         if (IsBroken || !_ready) return false;
         if (!EnsureRings(memory)) return false;
+        // More unpublished elements than slots would overwrite ones the driver has not seen: a caller completing
+        // chains it never popped. Refuse rather than corrupt the ring.
+        if (_unpublishedUsed >= _size) throw new InvalidOperationException("more used elements than the ring holds without a PublishUsed");
 
-        int slot = _usedIdx & (_size - 1);
+        int slot = (_usedIdx + _unpublishedUsed) & (_size - 1);
         var elem = new VirtqUsedElem { Id = head, Len = writtenLength };
         if (!memory.TryWrite(new Iova(DeviceArea.Value + SplitRingLayout.UsedRingOffset + VirtqUsedElem.Size * (ulong)slot), in elem))
         {
             MarkBroken(QueueError.UsedRingFault);
             return false;
         }
-        ushort next = (ushort)(_usedIdx + 1);
-        // Spec: VIRTIO 1.3 §2.7.8.2 — the element must be visible before the index that exposes it: release store.
+        _unpublishedUsed++;
+        return true;
+    }
+
+    /// <summary>
+    /// Exposes the elements written by <see cref="TryAddUsed"/>: one release store of used->idx. Elements added before
+    /// the queue broke are still published (they were completed). Returns false when the store faults.
+    /// </summary>
+    public bool PublishUsed(DmaView memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (_unpublishedUsed == 0) return !IsBroken;
+        int count = _unpublishedUsed;
+        _unpublishedUsed = 0;
+        if (!_ready || !EnsureRings(memory)) return false;
+        ushort next = (ushort)(_usedIdx + count);
+        // Spec: VIRTIO 1.3 §2.7.8.2 — the elements must be visible before the index that exposes them: release store.
         if (!memory.TryWriteUInt16Release(UsedIdxAddress, next))
         {
             MarkBroken(QueueError.UsedRingFault);
             return false;
         }
         _usedIdx = next;
-        if (_completedSinceSignal < int.MaxValue) _completedSinceSignal++;
-        return true;
+        _completedSinceSignal = (int)Math.Min((long)_completedSinceSignal + count, int.MaxValue);
+        return !IsBroken;
     }
 
     /// <summary>
@@ -231,6 +261,7 @@ public sealed class SplitDeviceQueue
     public bool ShouldNotifyDriver(DmaView memory)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        PublishUsed(memory);
         if (IsBroken || !_ready || !EnsureRings(memory)) return false;
 
         // Store-load ordering: our used->idx store must be globally visible before we load used_event/flags, pairing
