@@ -16,8 +16,9 @@
 # Frames go to the device's MAC (--eth-peer), or the simulator's receive filter would drop them.
 # Pinning (2 cores): the front-end's lcores on CPU 0; DPDK's back-end lcores on CPU 1; vdpad (all threads) on CPU 1.
 # A run's figure is the mean of SECONDS_PER_RUN of testpmd's per-second "Throughput" lines after WARMUP seconds (a run
-# that printed fewer counts as failed: "nan", left out); each cell prints min / median / max over the RUNS runs, and
-# the ratio ours/DPDK of the medians. Raw logs stay in $OUT.
+# that printed fewer counts as failed: "nan", left out); each cell prints min / median / max over the RUNS runs, the
+# ratio ours/DPDK of the medians, and min / median / max of the per-run ratios (ours and DPDK measured back to back:
+# this machine's speed moves by 2x over minutes, for both alike). Raw logs stay in $OUT.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -128,7 +129,7 @@ stop_backend() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A samples
+declare -A samples ratios
 for run in $(seq "$RUNS"); do
   for size in $SIZES; do
     for w in $WORKLOADS; do
@@ -141,6 +142,7 @@ for run in $(seq "$RUNS"); do
       frontend "$work/vhost.sock" "$fe_mode" "$size" "$log"
       stop_backend
       d=$(rate "$log" $key); samples[dpdk,$w,$size]+="$d "
+      ratios[$w,$size]+="$(awk -v a="$r" -v b="$d" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.4f", a / b }') "
       say "run $run size $size $w: ours $r pps, DPDK $d pps"
     done
   done
@@ -148,18 +150,21 @@ done
 
 # ------------------------------------------------------------------------------------------------ report
 stats() { tr ' ' '\n' | grep -v '^$' | grep -v nan | sort -n | awk '{ v[n++] = $1 } END { printf "%d %d %d\n", v[0], v[int((n-1)/2)], v[n-1] }'; }
+fstats() { tr ' ' '\n' | grep -v '^$' | grep -v nan | sort -g | awk '{ v[n++] = $1 } END { printf "%s %s %s\n", v[0], v[int((n-1)/2)], v[n-1] }'; }
 echo
 echo "machine: $(nproc) CPUs, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'); commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo -dirty)"
 echo "load average (1/5/15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (busy pollers need idle CPUs: compare only runs on a quiet machine)"
 echo "runs $RUNS x ${SECONDS_PER_RUN}s (mean after ${WARMUP}s warm-up); vdpad args: ${VDPAD_ARGS:-none}; driver opts: ${DRIVER_OPTS:-none}"
-printf '| workload | frame | ours Mpps min / median / max | DPDK net_vhost Mpps min / median / max | ours/DPDK (medians) |\n'
-printf '|---|---|---|---|---|\n'
+printf '| workload | frame | ours Mpps min / median / max | DPDK net_vhost Mpps min / median / max | ours/DPDK (medians) | ours/DPDK per run min / median / max |\n'
+printf '|---|---|---|---|---|---|\n'
 for w in $WORKLOADS; do
   for size in $SIZES; do
     read -r omin omed omax < <(echo "${samples[ours,$w,$size]}" | stats)
     read -r dmin dmed dmax < <(echo "${samples[dpdk,$w,$size]}" | stats)
-    awk -v w="$w" -v s="$size" -v a="$omin" -v b="$omed" -v c="$omax" -v d="$dmin" -v e="$dmed" -v f="$dmax" 'BEGIN {
-      printf "| %s | %d B | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %.2f |\n", w, s, a/1e6, b/1e6, c/1e6, d/1e6, e/1e6, f/1e6, (e > 0 ? b/e : 0) }'
+    read -r rmin rmed rmax < <(echo "${ratios[$w,$size]}" | fstats)
+    awk -v w="$w" -v s="$size" -v a="$omin" -v b="$omed" -v c="$omax" -v d="$dmin" -v e="$dmed" -v f="$dmax" \
+      -v g="${rmin:-0}" -v h="${rmed:-0}" -v i="${rmax:-0}" 'BEGIN {
+      printf "| %s | %d B | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %.2f | %.2f / %.2f / %.2f |\n", w, s, a/1e6, b/1e6, c/1e6, d/1e6, e/1e6, f/1e6, (e > 0 ? b/e : 0), g, h, i }'
   done
 done
 echo
