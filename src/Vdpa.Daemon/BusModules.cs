@@ -4,6 +4,7 @@ using Uvdpa.Vdpa.Simulator;
 using Uvdpa.Vdpa.Tap;
 using Uvdpa.Vdpa.VirtioDriver;
 using Uvdpa.Vhost.User.Backend;
+using Uvdpa.Vhost.User.Frontend;
 
 namespace Uvdpa.Vdpa.Daemon;
 
@@ -23,6 +24,10 @@ internal static class BusModules
     {
         [VdpaSimNetManagementDevice.DeviceName] = o => new VdpaSimNetManagementDevice(o.Simulator),
         [VdpaSimBlkManagementDevice.DeviceName] = o => new VdpaSimBlkManagementDevice(o.Simulator),
+        // Opt-in (not in the defaults): a parent whose devices are external vhost-user blk back-ends, `opt socket=PATH`.
+        // Its dev add connects under the bus lock, as the kernel's dev_add runs under vdpa_dev_lock; the connection
+        // is bounded by the front-end's reply timeout.
+        [VhostUserFrontendManagementDevice.DeviceName] = _ => new VhostUserFrontendManagementDevice(),
     };
 
     private static readonly Dictionary<string, Func<DaemonOptions, IVdpaBusDriver>> s_drivers = new(StringComparer.Ordinal)

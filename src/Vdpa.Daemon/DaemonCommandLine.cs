@@ -31,8 +31,8 @@ public static class DaemonCommandLine
           --socket-group GROUP      group name or gid given to the socket file (default: the daemon's group)
           --admin-group GROUP       members of GROUP (name or gid) may change devices, besides root; repeatable
           --state-file FILE         keep device definitions in FILE and re-create them at start (default: off)
-          --mgmtdev LIST            management devices to register, comma-separated, in order
-                                    (default vdpasim_net,vdpasim_blk; '' for none)
+          --mgmtdev LIST            management devices to register, comma-separated, in order: vdpasim_net,
+                                    vdpasim_blk, vhost_user_fe (default vdpasim_net,vdpasim_blk; '' for none)
           --drivers LIST            bus drivers in probe order, comma-separated: virtio_vdpa, vhost_vdpa
                                     (default virtio_vdpa; '' for none)
           --vhost-user-dir DIR      directory of the vhost-user sockets of devices bound to vhost_vdpa

@@ -24,7 +24,7 @@ public sealed class VhostUserFrontendManagementDevice : VdpaManagementDevice
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Mask != 0) throw new VdpaException(Errno.EINVAL, detail: $"{DeviceName}: the device's attributes come from the back-end; none can be provisioned");
+        if (config.Mask != 0) throw new VdpaException(Errno.EINVAL, $"{DeviceName}: the device's attributes come from the back-end; none can be provisioned");
         var options = VhostUserFrontendOptions.Parse(config.Options, out string socket);
         VhostUserFrontendDevice ops;
         try
@@ -33,15 +33,15 @@ public sealed class VhostUserFrontendManagementDevice : VdpaManagementDevice
         }
         catch (PlatformException e)
         {
-            throw new VdpaException(e.Errno, detail: $"{DeviceName}: cannot connect to '{socket}': {e.Message}");
+            throw new VdpaException(e.Errno, $"{DeviceName}: cannot connect to '{socket}': {e.Message}");
         }
         catch (VhostUserException e)
         {
-            throw new VdpaException(Errno.EIO, detail: $"{DeviceName}: back-end at '{socket}': {e.Message}");
+            throw new VdpaException(Errno.EIO, $"{DeviceName}: back-end at '{socket}': {e.Message}");
         }
         catch (NotSupportedException e)
         {
-            throw new VdpaException(Errno.EOPNOTSUPP, detail: $"{DeviceName}: {e.Message}");
+            throw new VdpaException(Errno.EOPNOTSUPP, $"{DeviceName}: {e.Message}");
         }
         var device = new VdpaDevice(name, ops, ops.QueueCount, this);
         try

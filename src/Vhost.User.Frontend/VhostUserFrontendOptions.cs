@@ -76,5 +76,5 @@ public sealed record VhostUserFrontendOptions
         return v;
     }
 
-    private static VdpaException Invalid(string detail) => new(Errno.EINVAL, detail: $"{VhostUserFrontendManagementDevice.DeviceName}: {detail}");
+    private static VdpaException Invalid(string message) => new(Errno.EINVAL, $"{VhostUserFrontendManagementDevice.DeviceName}: {message}");
 }

@@ -85,7 +85,7 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public void UnknownModulesAndGroups_AreRejectedWithTheKnownNames()
     {
-        Assert.Contains("unknown management device 'vdpasim_foo' (known: vdpasim_net, vdpasim_blk)", Error("--mgmtdev", "vdpasim_foo"));
+        Assert.Contains("unknown management device 'vdpasim_foo' (known: vdpasim_net, vdpasim_blk, vhost_user_fe)", Error("--mgmtdev", "vdpasim_foo"));
         Assert.Contains("unknown driver 'vhost_foo' (known: virtio_vdpa, vhost_vdpa)", Error("--drivers", "vhost_foo"));
         Assert.Contains("listed twice", Error("--mgmtdev", "vdpasim_net,vdpasim_net"));
         Assert.Contains("unknown group 'no-such-group-uvdpa'", Error("--admin-group", "no-such-group-uvdpa"));
