@@ -46,14 +46,26 @@ public sealed class FrontendParentTests(ITestOutputHelper output)
             Assert.Contains("driver virtio_vdpa", show.StdoutText, StringComparison.Ordinal);
             var dev = await Cli(frontend, "dev", "show", "fe0");
             Assert.Contains("fe0: type block mgmtdev vhost_user_fe", dev.StdoutText, StringComparison.Ordinal);
-            // The in-process driver reached DRIVER_OK through the session: the back-end's device runs.
+            // Our in-process driver reached DRIVER_OK through the session, and so did the back-end's device.
+            Assert.Contains("DRIVER_OK", show.StdoutText, StringComparison.Ordinal);
             var status = await Cli(backend, "uvdpa", "dev", "show", "blk0");
             output.WriteLine(status.StdoutText);
+            Assert.Contains("DRIVER_OK", status.StdoutText, StringComparison.Ordinal);
 
             var del = await Cli(frontend, "dev", "del", "fe0");
             Assert.True(del.Exit == 0, $"frontend dev del fe0: {del}\n{frontend.Log}");
             var list = await Cli(frontend, "dev", "show");
             Assert.DoesNotContain("fe0", list.StdoutText, StringComparison.Ordinal);
+            // The session ended with the device: the back-end resets blk0 (it sees the disconnect asynchronously).
+            var deadline = DateTime.UtcNow + CommandTimeout;
+            do
+            {
+                status = await Cli(backend, "uvdpa", "dev", "show", "blk0");
+                if (!status.StdoutText.Contains("DRIVER_OK", StringComparison.Ordinal)) break;
+                await Task.Delay(100);
+            }
+            while (DateTime.UtcNow < deadline);
+            Assert.False(status.StdoutText.Contains("DRIVER_OK", StringComparison.Ordinal), $"blk0 still running after fe0 was deleted:\n{status.StdoutText}\n{backend.Log}");
             // The back-end serves the next front-end: a second add on the same socket works.
             add = await Cli(frontend, "uvdpa", "dev", "add", "name", "fe1", "mgmtdev", "vhost_user_fe", "opt", $"socket={socket}");
             Assert.True(add.Exit == 0, $"frontend uvdpa dev add fe1 after fe0 was deleted: {add}\nfrontend:\n{frontend.Log}\nbackend:\n{backend.Log}");
