@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Uvdpa.Tests.Shared;
 
 namespace Uvdpa.Interop.Tests;
 
@@ -19,27 +20,7 @@ internal static class ProcessRunner
     public static async Task<ProcessResult> RunAsync(string fileName, IEnumerable<string> args,
         IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment.Remove("UVDPA_SOCKET");
-        psi.Environment.Remove("LD_PRELOAD");
-        if (environment is not null)
-        {
-            foreach (var (k, v) in environment)
-            {
-                if (v is null) psi.Environment.Remove(k);
-                else psi.Environment[k] = v;
-            }
-        }
-
+        var psi = ChildProcessStart.Create(fileName, args, environment, "UVDPA_SOCKET", "LD_PRELOAD");
         using var p = new Process { StartInfo = psi };
         p.Start();
         p.StandardInput.Close(); // like `cmd </dev/null`

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using Uvdpa.Tests.Shared;
 
 namespace Uvdpa.Interop.Tests;
 
@@ -41,18 +42,9 @@ internal sealed class VdpadProcess : IDisposable
     {
         string dir = Directory.CreateTempSubdirectory("uvdpa-interop-").FullName;
         string socket = Path.Combine(dir, "vdpad.sock");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])[TestEnvironment.DaemonDll, "--socket", socket, "--mgmtdev", string.Join(',', VmManagementDevices), .. extraArgs])
-            psi.ArgumentList.Add(a);
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment.Remove("NOTIFY_SOCKET");
-        psi.Environment.Remove("UVDPA_SOCKET");
+        var psi = ChildProcessStart.Create("dotnet",
+            [TestEnvironment.DaemonDll, "--socket", socket, "--mgmtdev", string.Join(',', VmManagementDevices), .. extraArgs],
+            null, "NOTIFY_SOCKET", "UVDPA_SOCKET");
         var p = new Process { StartInfo = psi };
         var d = new VdpadProcess(p, dir, socket);
         p.OutputDataReceived += (_, e) => d.Append("out", e.Data);

@@ -52,20 +52,16 @@ internal static class VmRunner
     private static async Task<(int Exit, string Stdout, string Stderr)> RunOnceAsync(string runInVm, string script,
         int vmTimeoutSeconds, string kernel, IReadOnlyDictionary<string, string>? environment)
     {
-        var psi = new ProcessStartInfo(runInVm)
+        var env = new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
+            ["VM_TIMEOUT"] = vmTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
+            ["VM_KERNEL"] = kernel,
         };
-        psi.ArgumentList.Add(script);
-        psi.Environment["VM_TIMEOUT"] = vmTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
-        psi.Environment["VM_KERNEL"] = kernel;
         if (environment is not null)
         {
-            foreach (var (k, v) in environment) psi.Environment[k] = v;
+            foreach (var (k, v) in environment) env[k] = v;
         }
+        var psi = ChildProcessStart.Create(runInVm, [script], env);
         using var p = Process.Start(psi)!;
         p.StandardInput.Close();
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Uvdpa.Tests.Shared;
 
 namespace Uvdpa.Vdpa.Daemon.Tests;
 
@@ -59,26 +60,7 @@ internal sealed class ChildProcess : IDisposable
 
     public static ChildProcess Start(string fileName, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var psi = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment.Remove("NOTIFY_SOCKET");
-        psi.Environment.Remove("UVDPA_SOCKET");
-        if (environment is not null)
-        {
-            foreach (var (k, v) in environment)
-            {
-                if (v is null) psi.Environment.Remove(k);
-                else psi.Environment[k] = v;
-            }
-        }
+        var psi = ChildProcessStart.Create(fileName, args, environment, "NOTIFY_SOCKET", "UVDPA_SOCKET");
         var p = new Process { StartInfo = psi };
         var child = new ChildProcess(p);
         p.Start();
