@@ -48,6 +48,28 @@ public abstract class VdpaManagementDevice
     /// <summary>dev_add: create a device named <paramref name="name"/> and register it on <paramref name="bus"/>. Throws <see cref="VdpaException"/>.</summary>
     public abstract VdpaDevice AddDevice(VdpaBus bus, string name, DeviceConfigRequest config);
 
+    /// <summary>
+    /// The last step of a parent's dev_add (_vdpa_register_device): wraps <paramref name="ops"/> as device
+    /// <paramref name="name"/> and registers it on <paramref name="bus"/>; if the bus refuses it, the ops are freed and
+    /// the refusal is rethrown.
+    /// </summary>
+    protected VdpaDevice RegisterDevice(VdpaBus bus, string name, VdpaConfigOps ops, int numVqs)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(ops);
+        var device = new VdpaDevice(name, ops, numVqs, this);
+        try
+        {
+            bus.RegisterDevice(device);
+        }
+        catch
+        {
+            ops.Free();
+            throw;
+        }
+        return device;
+    }
+
     /// <summary>dev_del: unregister and free the device (the bus has unbound it already).</summary>
     public abstract void DeleteDevice(VdpaBus bus, VdpaDevice device);
 

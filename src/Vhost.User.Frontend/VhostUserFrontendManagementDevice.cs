@@ -43,17 +43,7 @@ public sealed class VhostUserFrontendManagementDevice : VdpaManagementDevice
         {
             throw new VdpaException(Errno.EOPNOTSUPP, $"{DeviceName}: {e.Message}");
         }
-        var device = new VdpaDevice(name, ops, ops.QueueCount, this);
-        try
-        {
-            bus.RegisterDevice(device);
-        }
-        catch
-        {
-            ops.Free();
-            throw;
-        }
-        return device;
+        return RegisterDevice(bus, name, ops, ops.QueueCount);
     }
 
     /// <inheritdoc />

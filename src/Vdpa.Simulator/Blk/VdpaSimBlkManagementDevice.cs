@@ -72,7 +72,7 @@ public sealed class VdpaSimBlkManagementDevice : VdpaManagementDevice
         }
 
         var ops = new VdpaSimBlkDevice(name, features, backend, owns, _options);
-        return SimDeviceRegistration.Register(bus, this, name, ops, VdpaSimBlkDevice.VqNum);
+        return RegisterDevice(bus, name, ops, VdpaSimBlkDevice.VqNum);
     }
 
     /// <inheritdoc />

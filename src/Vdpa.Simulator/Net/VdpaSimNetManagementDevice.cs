@@ -62,7 +62,7 @@ public sealed class VdpaSimNetManagementDevice : VdpaManagementDevice
         ushort mtu = config.Has(VdpaConfigAttr.NetMtu) ? config.Mtu : DefaultMtu;
 
         var ops = new VdpaSimNetDevice(name, features, mac, mtu, _options);
-        return SimDeviceRegistration.Register(bus, this, name, ops, VdpaSimNetDevice.VqNum);
+        return RegisterDevice(bus, name, ops, VdpaSimNetDevice.VqNum);
     }
 
     /// <inheritdoc />
