@@ -52,6 +52,11 @@ internal sealed class SerialWorkQueue : IThreadPoolWorkItem
         // our load of _state from passing those stores, pairing with the interlocked transition to Running in
         // Execute, so either we see Running (and ask for another run) or the run starts after the stores.
         Interlocked.MemoryBarrier();
+        ScheduleAfterBarrier();
+    }
+
+    private void ScheduleAfterBarrier()
+    {
         while (true)
         {
             int s = Volatile.Read(ref _state);
@@ -87,7 +92,7 @@ internal sealed class SerialWorkQueue : IThreadPoolWorkItem
             RunLoop(onDedicatedThread: true);
             return;
         }
-        Schedule();
+        ScheduleAfterBarrier(); // the barrier above already ordered the ring updates
     }
 
     /// <summary>From now on runs go to one dedicated background thread named <paramref name="name"/> (idempotent).</summary>

@@ -172,29 +172,10 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
     }
 
     /// <inheritdoc />
-    public override void KickVq(int index)
-    {
-        // vdpasim_kick_vq: lock-free, like the kernel's.
-        if (!TryGetVq(index, out var vq)) return;
-        if (!_running && (_status & (byte)DeviceStatus.DriverOk) != 0)
-        {
-            _pendingKick = true;
-            return;
-        }
-        if (vq.Ready) _executor.Schedule();
-    }
+    public override void KickVq(int index) => Kick(index, fromWorker: false);
 
     /// <inheritdoc />
-    public override void KickVqFromWorker(int index)
-    {
-        if (!TryGetVq(index, out var vq)) return;
-        if (!_running && (_status & (byte)DeviceStatus.DriverOk) != 0)
-        {
-            _pendingKick = true;
-            return;
-        }
-        if (vq.Ready) _executor.RunOrSchedule();
-    }
+    public override void KickVqFromWorker(int index) => Kick(index, fromWorker: true);
 
     /// <inheritdoc />
     public override void SetVqCallback(int index, VdpaCallback? callback)
@@ -511,6 +492,20 @@ internal abstract class VdpaSimDevice : VdpaConfigOps
             foreach (var space in _spaces) space.Dispose();
         }
         OnFree();
+    }
+
+    /// <summary>vdpasim_kick_vq: lock-free, like the kernel's; a kicking worker may run the work itself.</summary>
+    private void Kick(int index, bool fromWorker)
+    {
+        if (!TryGetVq(index, out var vq)) return;
+        if (!_running && (_status & (byte)DeviceStatus.DriverOk) != 0)
+        {
+            _pendingKick = true;
+            return;
+        }
+        if (!vq.Ready) return;
+        if (fromWorker) _executor.RunOrSchedule();
+        else _executor.Schedule();
     }
 
     /// <summary>vdpasim_schedule_work.</summary>
