@@ -8,46 +8,19 @@ namespace Uvdpa.Virtio.Queues.Tests;
 /// Batched used-ring publication: TryAddUsed writes elements the driver cannot see until PublishUsed moves used->idx
 /// once for all of them (DPDK vhost's per-burst update); the notification rules count the whole batch.
 /// </summary>
-public sealed class DeferredUsedTests : IDisposable
+public sealed class DeferredUsedTests : RingPairTest
 {
-    private const ulong Gpa = 0x20_0000;
-    private const int Size = 8;
-    private readonly TestSpace _mem = TestSpace.Single(Gpa, 1 << 20);
-    private readonly SplitRingLayoutInfo _layout = SplitDriverQueue.Layout(Size, false, 0);
-    private readonly DescriptorChain _chain = new(Size);
-    private SplitDriverQueue _driver = null!;
-    private SplitDeviceQueue _device = null!;
-
-    public void Dispose() => _mem.Dispose();
-
-    private DmaView V => _mem.View;
-    private Iova Avail => new(Gpa + (ulong)_layout.AvailOffset);
-    private Iova Used => new(Gpa + (ulong)_layout.UsedOffset);
-
-    private void Setup(bool eventIndex)
-    {
-        _driver = new SplitDriverQueue(Size, new Iova(Gpa), Avail, Used, eventIndex);
-        _driver.Initialize(V);
-        _device = new SplitDeviceQueue(Size) { EventIndex = eventIndex };
-        _device.SetAddresses(new Iova(Gpa), Avail, Used);
-        _device.Ready = true;
-    }
-
     private void AddBuffers(int n)
     {
         for (int i = 0; i < n; i++)
         {
             Span<DescriptorSegment> s = [new DescriptorSegment(new Iova(Gpa + 0x8_0000 + (ulong)i * 64), 64, true)];
-            Assert.True(_driver.TryAdd(V, s, 100 + i));
+            Assert.True(Driver.TryAdd(V, s, 100 + i));
         }
-        _driver.KickPrepare(V); // publishes avail->idx
+        Driver.KickPrepare(V); // publishes avail->idx
     }
 
-    private ushort UsedIdxInMemory()
-    {
-        Assert.True(V.TryReadUInt16(new Iova(Used.Value + 2), out ushort v));
-        return v;
-    }
+    private ushort UsedIdxInMemory() => Read16(Used, 2);
 
     [Fact]
     public void AddedElements_AreInvisible_UntilOnePublishExposesThemAll_InOrder()
@@ -56,23 +29,23 @@ public sealed class DeferredUsedTests : IDisposable
         AddBuffers(3);
         for (int i = 0; i < 3; i++)
         {
-            Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-            Assert.True(_device.TryAddUsed(V, _chain.Head, (uint)(10 + i)));
+            Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+            Assert.True(Device.TryAddUsed(V, Chain.Head, (uint)(10 + i)));
         }
         Assert.Equal(0, UsedIdxInMemory());
-        Assert.Equal(0, _device.UsedIndex);
-        Assert.False(_driver.TryGetUsed(V, out _, out _));
+        Assert.Equal(0, Device.UsedIndex);
+        Assert.False(Driver.TryGetUsed(V, out _, out _));
 
-        Assert.True(_device.PublishUsed(V));
+        Assert.True(Device.PublishUsed(V));
         Assert.Equal(3, UsedIdxInMemory());
-        Assert.Equal(3, _device.UsedIndex);
+        Assert.Equal(3, Device.UsedIndex);
         for (int i = 0; i < 3; i++)
         {
-            Assert.True(_driver.TryGetUsed(V, out int token, out uint len));
+            Assert.True(Driver.TryGetUsed(V, out int token, out uint len));
             Assert.Equal((100 + i, (uint)(10 + i)), (token, len));
         }
         // Nothing pending: publishing again writes nothing new.
-        Assert.True(_device.PublishUsed(V));
+        Assert.True(Device.PublishUsed(V));
         Assert.Equal(3, UsedIdxInMemory());
     }
 
@@ -81,10 +54,10 @@ public sealed class DeferredUsedTests : IDisposable
     {
         Setup(eventIndex: false);
         AddBuffers(2);
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.True(_device.TryAddUsed(V, _chain.Head, 1));
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.True(_device.TryPushUsed(V, _chain.Head, 2));
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.True(Device.TryAddUsed(V, Chain.Head, 1));
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.True(Device.TryPushUsed(V, Chain.Head, 2));
         Assert.Equal(2, UsedIdxInMemory());
     }
 
@@ -97,12 +70,12 @@ public sealed class DeferredUsedTests : IDisposable
         Assert.True(V.TryWriteUInt16(new Iova(Avail.Value + (ulong)SplitRingLayout.UsedEventOffset(Size)), 2));
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-            Assert.True(_device.TryAddUsed(V, _chain.Head, 0));
+            Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+            Assert.True(Device.TryAddUsed(V, Chain.Head, 0));
         }
-        Assert.True(_device.ShouldNotifyDriver(V));
+        Assert.True(Device.ShouldNotifyDriver(V));
         Assert.Equal(4, UsedIdxInMemory());
-        Assert.False(_device.ShouldNotifyDriver(V)); // nothing new since
+        Assert.False(Device.ShouldNotifyDriver(V)); // nothing new since
     }
 
     [Fact]
@@ -110,21 +83,21 @@ public sealed class DeferredUsedTests : IDisposable
     {
         Setup(eventIndex: false);
         AddBuffers(1);
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.True(_device.TryAddUsed(V, _chain.Head, 7));
-        _device.MarkBroken(QueueError.IndexOutOfRange);
-        Assert.False(_device.PublishUsed(V)); // the queue is broken ...
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.True(Device.TryAddUsed(V, Chain.Head, 7));
+        Device.MarkBroken(QueueError.IndexOutOfRange);
+        Assert.False(Device.PublishUsed(V)); // the queue is broken ...
         Assert.Equal(1, UsedIdxInMemory());   // ... but the completed element is the driver's
-        Assert.False(_device.TryAddUsed(V, 0, 0));
+        Assert.False(Device.TryAddUsed(V, 0, 0));
     }
 
     [Fact]
     public void MoreAddsThanTheRingHolds_WithoutPublishing_AreRefused()
     {
         Setup(eventIndex: false);
-        for (int i = 0; i < Size; i++) Assert.True(_device.TryAddUsed(V, (ushort)i, 0));
-        Assert.Throws<InvalidOperationException>(() => _device.TryAddUsed(V, 0, 0));
-        Assert.True(_device.PublishUsed(V));
+        for (int i = 0; i < Size; i++) Assert.True(Device.TryAddUsed(V, (ushort)i, 0));
+        Assert.Throws<InvalidOperationException>(() => Device.TryAddUsed(V, 0, 0));
+        Assert.True(Device.PublishUsed(V));
         Assert.Equal(Size, UsedIdxInMemory());
     }
 
@@ -132,9 +105,9 @@ public sealed class DeferredUsedTests : IDisposable
     public void ReadyAgain_ForgetsUnpublishedElements()
     {
         Setup(eventIndex: false);
-        Assert.True(_device.TryAddUsed(V, 0, 0));
-        _device.Ready = true;
-        Assert.True(_device.PublishUsed(V));
+        Assert.True(Device.TryAddUsed(V, 0, 0));
+        Device.Ready = true;
+        Assert.True(Device.PublishUsed(V));
         Assert.Equal(0, UsedIdxInMemory());
     }
 }

@@ -5,62 +5,33 @@ using Uvdpa.Virtio.Queues.Tests.Infrastructure;
 namespace Uvdpa.Virtio.Queues.Tests;
 
 /// <summary>Flag-based and event-index notification suppression in both directions. Spec: VIRTIO 1.3 §2.7.7, §2.7.10.</summary>
-public sealed class NotificationSuppressionTests : IDisposable
+public sealed class NotificationSuppressionTests : RingPairTest
 {
-    private const ulong Gpa = 0x20_0000;
-    private const int Size = 8;
-    private readonly TestSpace _mem = TestSpace.Single(Gpa, 1 << 20);
-    private readonly SplitRingLayoutInfo _layout = SplitDriverQueue.Layout(Size, false, 0);
-    private readonly DescriptorChain _chain = new(Size);
-    private SplitDriverQueue _driver = null!;
-    private SplitDeviceQueue _device = null!;
-
-    public void Dispose() => _mem.Dispose();
-
-    private DmaView V => _mem.View;
-    private Iova Avail => new(Gpa + (ulong)_layout.AvailOffset);
-    private Iova Used => new(Gpa + (ulong)_layout.UsedOffset);
-
-    private void Setup(bool eventIndex)
-    {
-        _driver = new SplitDriverQueue(Size, new Iova(Gpa), Avail, Used, eventIndex);
-        _driver.Initialize(V);
-        _device = new SplitDeviceQueue(Size) { EventIndex = eventIndex };
-        _device.SetAddresses(new Iova(Gpa), Avail, Used);
-        _device.Ready = true;
-    }
-
     private void Add(int token)
     {
         Span<DescriptorSegment> s = [new DescriptorSegment(new Iova(Gpa + 0x8_0000), 64, true)];
-        Assert.True(_driver.TryAdd(V, s, token));
+        Assert.True(Driver.TryAdd(V, s, token));
     }
 
     private void PopAndPush()
     {
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.True(_device.TryPushUsed(V, _chain.Head, 1));
-    }
-
-    private ushort Read16(Iova a, ulong off)
-    {
-        Assert.True(V.TryReadUInt16(new Iova(a.Value + off), out ushort v));
-        return v;
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.True(Device.TryPushUsed(V, Chain.Head, 1));
     }
 
     [Fact]
     public void Flags_DeviceDisable_SetsNoNotify_AndSuppressesKicks()
     {
         Setup(eventIndex: false);
-        _device.DisableNotifications(V);
+        Device.DisableNotifications(V);
         Assert.Equal(SplitRingLayout.UsedFlagNoNotify, Read16(Used, 0));
         Add(1);
-        Assert.False(_driver.KickPrepare(V));
+        Assert.False(Driver.KickPrepare(V));
         // Enabling re-reads avail->idx: the buffer slipped in while disabled, so the device must keep polling.
-        Assert.True(_device.EnableNotifications(V));
+        Assert.True(Device.EnableNotifications(V));
         Assert.Equal(0, Read16(Used, 0));
         Add(2);
-        Assert.True(_driver.KickPrepare(V));
+        Assert.True(Driver.KickPrepare(V));
     }
 
     [Fact]
@@ -68,16 +39,16 @@ public sealed class NotificationSuppressionTests : IDisposable
     {
         Setup(eventIndex: false);
         Add(1); Add(2);
-        _driver.KickPrepare(V);
-        _driver.DisableCallbacks(V);
+        Driver.KickPrepare(V);
+        Driver.DisableCallbacks(V);
         Assert.Equal(SplitRingLayout.AvailFlagNoInterrupt, Read16(Avail, 0));
         PopAndPush();
-        Assert.False(_device.ShouldNotifyDriver(V));
+        Assert.False(Device.ShouldNotifyDriver(V));
         // Re-enabling sees the used buffer already pending: false means "poll again".
-        Assert.False(_driver.EnableCallbacks(V));
+        Assert.False(Driver.EnableCallbacks(V));
         Assert.Equal(0, Read16(Avail, 0));
         PopAndPush();
-        Assert.True(_device.ShouldNotifyDriver(V));
+        Assert.True(Device.ShouldNotifyDriver(V));
     }
 
     [Fact]
@@ -85,21 +56,21 @@ public sealed class NotificationSuppressionTests : IDisposable
     {
         Setup(eventIndex: true);
         Add(1);
-        Assert.True(_driver.KickPrepare(V)); // avail_event 0 is crossed by 0 -> 1
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.False(_device.EnableNotifications(V));
+        Assert.True(Driver.KickPrepare(V)); // avail_event 0 is crossed by 0 -> 1
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.False(Device.EnableNotifications(V));
         Assert.Equal(1, Read16(Used, (ulong)SplitRingLayout.AvailEventOffset(Size)));
         Add(2);
-        Assert.True(_driver.KickPrepare(V)); // 1 -> 2 crosses avail_event 1
+        Assert.True(Driver.KickPrepare(V)); // 1 -> 2 crosses avail_event 1
         Add(3);
-        Assert.False(_driver.KickPrepare(V)); // 2 -> 3 does not: the device has not re-armed
+        Assert.False(Driver.KickPrepare(V)); // 2 -> 3 does not: the device has not re-armed
         Add(4); Add(5);
-        Assert.False(_driver.KickPrepare(V));
+        Assert.False(Driver.KickPrepare(V));
         // With event index the device never touches used->flags (spec: it MUST be 0 ... driver ignores it).
-        _device.DisableNotifications(V);
+        Device.DisableNotifications(V);
         Assert.Equal(0, Read16(Used, 0));
         // Re-arming with buffers pending reports them.
-        Assert.True(_device.EnableNotifications(V));
+        Assert.True(Device.EnableNotifications(V));
     }
 
     [Fact]
@@ -107,23 +78,23 @@ public sealed class NotificationSuppressionTests : IDisposable
     {
         Setup(eventIndex: true);
         for (int i = 0; i < 6; i++) Add(i);
-        _driver.KickPrepare(V);
-        Assert.True(_driver.EnableCallbacks(V));
+        Driver.KickPrepare(V);
+        Assert.True(Driver.EnableCallbacks(V));
         Assert.Equal(0, Read16(Avail, (ulong)SplitRingLayout.UsedEventOffset(Size)));
         PopAndPush();
-        Assert.True(_device.ShouldNotifyDriver(V));  // 0 -> 1 crosses used_event 0
+        Assert.True(Device.ShouldNotifyDriver(V));  // 0 -> 1 crosses used_event 0
         PopAndPush();
-        Assert.False(_device.ShouldNotifyDriver(V)); // 1 -> 2 does not
+        Assert.False(Device.ShouldNotifyDriver(V)); // 1 -> 2 does not
         // Driver consumes one: used_event moves to the next entry (virtqueue_get_buf_ctx_split).
-        Assert.True(_driver.TryGetUsed(V, out _, out _));
+        Assert.True(Driver.TryGetUsed(V, out _, out _));
         Assert.Equal(1, Read16(Avail, (ulong)SplitRingLayout.UsedEventOffset(Size)));
         PopAndPush();
-        Assert.False(_device.ShouldNotifyDriver(V)); // 2 -> 3 does not cross 1 (it was crossed before the driver moved it)
+        Assert.False(Device.ShouldNotifyDriver(V)); // 2 -> 3 does not cross 1 (it was crossed before the driver moved it)
         // Disabled callbacks: used_event is parked just behind the last seen entry.
-        _driver.DisableCallbacks(V);
+        Driver.DisableCallbacks(V);
         Assert.Equal(0, Read16(Avail, 0));  // flags untouched with event index
         PopAndPush();
-        Assert.False(_device.ShouldNotifyDriver(V));
+        Assert.False(Device.ShouldNotifyDriver(V));
     }
 
     [Fact]
@@ -131,17 +102,17 @@ public sealed class NotificationSuppressionTests : IDisposable
     {
         Setup(eventIndex: true);
         for (int i = 0; i < 8; i++) Add(i);
-        _driver.KickPrepare(V);
-        Assert.True(_driver.EnableCallbacksDelayed(V)); // 8 outstanding -> used_event = 0 + 6
+        Driver.KickPrepare(V);
+        Assert.True(Driver.EnableCallbacksDelayed(V)); // 8 outstanding -> used_event = 0 + 6
         Assert.Equal(6, Read16(Avail, (ulong)SplitRingLayout.UsedEventOffset(Size)));
         for (int i = 0; i < 6; i++)
         {
             PopAndPush();
-            Assert.False(_device.ShouldNotifyDriver(V));
+            Assert.False(Device.ShouldNotifyDriver(V));
         }
         PopAndPush(); // used idx 6 -> 7 crosses 6
-        Assert.True(_device.ShouldNotifyDriver(V));
-        Assert.False(_driver.EnableCallbacksDelayed(V)); // 7 used > 6: already there
+        Assert.True(Device.ShouldNotifyDriver(V));
+        Assert.False(Driver.EnableCallbacksDelayed(V)); // 7 used > 6: already there
     }
 
     [Fact]
@@ -152,26 +123,26 @@ public sealed class NotificationSuppressionTests : IDisposable
         for (int i = 0; i < 65536; i++)
         {
             Add(i);
-            _driver.KickPrepare(V);
+            Driver.KickPrepare(V);
             PopAndPush();
-            Assert.True(_driver.TryGetUsed(V, out _, out _));
+            Assert.True(Driver.TryGetUsed(V, out _, out _));
         }
         Assert.True(V.TryWriteUInt16(new Iova(Avail.Value + (ulong)SplitRingLayout.UsedEventOffset(Size)), 0x1234));
         // Window old..new covers the full 16-bit space: NeedEvent alone would say "no"; the completion count says "yes".
-        Assert.True(_device.ShouldNotifyDriver(V));
-        Assert.False(_device.ShouldNotifyDriver(V)); // nothing new
+        Assert.True(Device.ShouldNotifyDriver(V));
+        Assert.False(Device.ShouldNotifyDriver(V)); // nothing new
     }
 
     [Fact]
     public void Flags_EnableNotifications_ReportsPendingBuffers_ClosingTheRace()
     {
         Setup(eventIndex: false);
-        Assert.False(_device.EnableNotifications(V));
+        Assert.False(Device.EnableNotifications(V));
         Add(1);
-        _driver.KickPrepare(V);
-        Assert.True(_device.HasAvailable(V));
-        Assert.True(_device.EnableNotifications(V));
-        Assert.Equal(PopStatus.Chain, _device.TryPop(V, _chain));
-        Assert.False(_device.EnableNotifications(V));
+        Driver.KickPrepare(V);
+        Assert.True(Device.HasAvailable(V));
+        Assert.True(Device.EnableNotifications(V));
+        Assert.Equal(PopStatus.Chain, Device.TryPop(V, Chain));
+        Assert.False(Device.EnableNotifications(V));
     }
 }
