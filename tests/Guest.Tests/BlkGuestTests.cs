@@ -26,9 +26,7 @@ public sealed class BlkGuestTests(ITestOutputHelper output)
     {
         using var bed = await GuestTestBed.StartAsync(output);
         long capacity = 64L << 20;
-        string image = Path.Combine(bed.Directory, "disk.raw");
-        await using (var f = File.Create(image)) f.SetLength(capacity);
-        await bed.VdpaAsync("uvdpa", "dev", "add", "name", "f0", "mgmtdev", "vdpasim_blk", "opt", "file=" + image);
+        string image = await bed.AddFileBackedBlkAsync("f0", capacity);
         var chunks = BlkPatterns.Plan(capacity, seed: 2);
         await RunPatternGuestAsync(bed, "f0", capacity, chunks);
 

@@ -14,9 +14,7 @@ public sealed class DriverReloadGuestTests(ITestOutputHelper output)
     {
         using var bed = await GuestTestBed.StartAsync(output);
         long capacity = 64L << 20;
-        string image = Path.Combine(bed.Directory, "disk.raw");
-        await using (var f = File.Create(image)) f.SetLength(capacity);
-        await bed.VdpaAsync("uvdpa", "dev", "add", "name", "d0", "mgmtdev", "vdpasim_blk", "opt", "file=" + image);
+        string image = await bed.AddFileBackedBlkAsync("d0", capacity);
         string socket = bed.SocketOf("d0");
 
         var chunks = BlkPatterns.Plan(capacity, seed: 4);

@@ -86,6 +86,18 @@ internal sealed class GuestTestBed : IDisposable
         return r.StdoutText;
     }
 
+    /// <summary>
+    /// A zero-filled raw image of <paramref name="capacity"/> bytes in the bed's directory and a file-backed vdpasim_blk
+    /// device <paramref name="device"/> on it; returns the image's path.
+    /// </summary>
+    public async Task<string> AddFileBackedBlkAsync(string device, long capacity)
+    {
+        string image = Path.Combine(Directory, "disk.raw");
+        await using (var f = File.Create(image)) f.SetLength(capacity);
+        await VdpaAsync("uvdpa", "dev", "add", "name", device, "mgmtdev", "vdpasim_blk", "opt", "file=" + image);
+        return image;
+    }
+
     /// <summary>The device's vhost-user socket, checked to exist (device add returns after the driver's probe bound it).</summary>
     public string SocketOf(string device)
     {

@@ -18,9 +18,7 @@ public sealed class ReconnectGuestTests(ITestOutputHelper output)
     {
         using var bed = await GuestTestBed.StartAsync(output, stateFile: true);
         long capacity = 64L << 20;
-        string image = Path.Combine(bed.Directory, "disk.raw");
-        await using (var f = File.Create(image)) f.SetLength(capacity);
-        await bed.VdpaAsync("uvdpa", "dev", "add", "name", "r0", "mgmtdev", "vdpasim_blk", "opt", "file=" + image);
+        string image = await bed.AddFileBackedBlkAsync("r0", capacity);
         string socket = bed.SocketOf("r0");
 
         var chunks = BlkPatterns.Plan(capacity, seed: 3);
